@@ -489,3 +489,6 @@ impl<'de> serde::Deserialize<'de> for Reference {
         Reference::parse_normalized(&s).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests;
