@@ -9,4 +9,6 @@
 //! Today it holds [`version`]: package version ordering for dpkg, apk and rpm, the base that
 //! vulnerability matching builds on.
 
+#![warn(missing_docs)]
+
 pub mod version;

@@ -341,3 +341,84 @@ fn apk_version_data() {
 
 /// Non-comment, non-blank lines of `apk/version.data`.
 const APK_CASES: usize = 785;
+
+/// Every version string of the comparison corpora of one ecosystem.
+fn pool(ecosystem: Ecosystem) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    };
+    match ecosystem {
+        Ecosystem::Dpkg => {
+            for file in ["dpkg/Dpkg_Version.t.DATA", "dpkg/apt-versions.lst"] {
+                let text = read(file);
+                for (_, data) in data_lines(&text) {
+                    for v in data.split_whitespace().take(2) {
+                        if DebVersion::parse_lenient(v).is_ok() {
+                            add(v);
+                        }
+                    }
+                }
+            }
+        }
+        Ecosystem::Rpm => {
+            for raw in read("rpm/rpmvercmp.tsv").lines() {
+                for v in raw.split('\t').take(2) {
+                    add(v);
+                }
+            }
+        }
+        Ecosystem::Apk => {
+            let text = read("apk/version.data");
+            for (_, data) in data_lines(&text) {
+                let f: Vec<&str> = data.split_whitespace().collect();
+                if let [a, _, b] = f[..] {
+                    for v in [a, b] {
+                        if apk::is_valid(v) {
+                            add(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Over every pair of corpus versions of each ecosystem: `compare(b, a)` is the reverse of
+/// `compare(a, b)`, and sorting gives a sequence in which no earlier version is greater than
+/// a later one (which a non-transitive order would break).
+#[test]
+fn corpus_versions_are_totally_ordered() {
+    for ecosystem in Ecosystem::ALL {
+        let mut versions = pool(ecosystem);
+        assert!(versions.len() > 20, "{ecosystem}: pool too small");
+        let cmp = |a: &str, b: &str| ecosystem.compare(a, b).expect("pool holds valid versions");
+        let mut failures = Vec::new();
+        for a in &versions {
+            for b in &versions {
+                let (ab, ba) = (cmp(a, b), cmp(b, a));
+                if ab != ba.reverse() {
+                    failures.push(format!("{a} vs {b}: {ab:?} but reversed {ba:?}"));
+                }
+            }
+        }
+        versions.sort_by(|a, b| cmp(a, b));
+        for (i, a) in versions.iter().enumerate() {
+            for b in &versions[i + 1..] {
+                if cmp(a, b) == Ordering::Greater {
+                    failures.push(format!("sorted {a} before {b} but {a} > {b}"));
+                }
+            }
+        }
+        println!(
+            "{ecosystem}: {} versions, {} pairs checked, {} failed",
+            versions.len(),
+            versions.len() * versions.len(),
+            failures.len()
+        );
+        assert!(failures.is_empty(), "{ecosystem}: {}", failures.join("\n"));
+    }
+}
