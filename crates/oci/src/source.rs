@@ -1,0 +1,118 @@
+//! The two traits every image location implements: [`Source`] to read, [`Sink`] to write.
+//!
+//! Registries, OCI layouts and docker-archives implement both, so `copy`, `inspect` and the rest
+//! are written once. Blobs travel as streams; a sink verifies digest and size while it writes
+//! and keeps nothing when they do not match.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
+
+use crate::error::Result;
+use crate::manifest::{Descriptor, RawManifest};
+
+/// A stream of blob bytes.
+pub type BlobStream = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Where a blob can be mounted from: a repository on a registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobOrigin {
+    /// Registry name as written in references (`docker.io`, `127.0.0.1:5000`).
+    pub registry: String,
+    /// Repository path (`library/python`).
+    pub repository: String,
+}
+
+/// Receives transfer progress; all methods default to doing nothing.
+pub trait Progress: Send + Sync {
+    /// A blob transfer starts.
+    fn start(&self, _desc: &Descriptor) {}
+    /// `n` more bytes of `desc` arrived.
+    fn advance(&self, _desc: &Descriptor, _n: u64) {}
+    /// The blob is done; `how` says whether it was copied, mounted or already there.
+    fn done(&self, _desc: &Descriptor, _how: BlobAction) {}
+}
+
+/// What happened to one blob during a copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobAction {
+    /// Bytes were transferred.
+    Copied,
+    /// The destination registry mounted it from another repository.
+    Mounted,
+    /// The destination already had it.
+    Exists,
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Shared progress sink.
+pub type SharedProgress = Arc<dyn Progress>;
+
+/// Somewhere images can be read from.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// A name for messages (`oci:./dir:tag`, `docker.io/library/python:3.12`).
+    fn name(&self) -> String;
+
+    /// The manifest or index this source names.
+    async fn root(&self) -> Result<RawManifest>;
+
+    /// A manifest referenced from an index, verified against its descriptor.
+    async fn manifest(&self, desc: &Descriptor) -> Result<RawManifest>;
+
+    /// A blob's bytes. Callers that keep them verify with [`crate::digest::Verifier`]; sinks
+    /// always do.
+    async fn blob(&self, desc: &Descriptor) -> Result<BlobStream>;
+
+    /// The registry repository blobs can be mounted from, for registry sources.
+    fn origin(&self) -> Option<BlobOrigin> {
+        None
+    }
+}
+
+/// Somewhere images can be written to.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// A name for messages.
+    fn name(&self) -> String;
+
+    /// Whether the blob is already there (then it is not transferred).
+    async fn has_blob(&self, desc: &Descriptor) -> Result<bool>;
+
+    /// Tries to obtain the blob without transferring it (a registry's cross-repository
+    /// mount). `Ok(false)` means it must be uploaded.
+    async fn mount_blob(&self, _desc: &Descriptor, _from: &BlobOrigin) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Writes a blob from a stream, verifying digest and size; `progress` sees the bytes.
+    async fn put_blob(
+        &self,
+        desc: &Descriptor,
+        data: BlobStream,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<()>;
+
+    /// Stores a manifest by digest (a child of an index, or the root before tagging).
+    async fn put_manifest(&self, manifest: &RawManifest) -> Result<()>;
+
+    /// Stores the root manifest under the sink's tag (or by digest when it has none) and
+    /// finishes the write (an archive is complete only after this).
+    async fn put_root(&self, manifest: &RawManifest) -> Result<()>;
+
+    /// How many blobs may be written at once.
+    fn max_concurrency(&self) -> usize {
+        4
+    }
+
+    /// Whether the sink can hold an index of several platforms.
+    fn holds_indexes(&self) -> bool {
+        true
+    }
+}
