@@ -124,6 +124,19 @@ pub struct Instruction {
     pub span: Span,
 }
 
+impl Flag {
+    /// Span of the characters `from..to` (char indices) of `value`, or `None` if
+    /// the range is empty or out of bounds.
+    pub fn value_subspan(&self, from: usize, to: usize) -> Option<Span> {
+        if from >= to {
+            return None;
+        }
+        let a = self.value_chars.get(from)?;
+        let b = self.value_chars.get(to - 1)?;
+        Some(Span { start: a.start, end: b.end, line: a.line, col: a.col, end_line: b.end_line, end_col: b.end_col })
+    }
+}
+
 impl Instruction {
     /// The flag named `name` (without `--`), last one wins as in BuildKit.
     pub fn flag(&self, name: &str) -> Option<&Flag> {
@@ -177,10 +190,10 @@ pub struct Flag {
     pub span: Span,
     /// The value's characters in the source (inside any quotes).
     pub value_span: Option<Span>,
-    /// For each character of `value`, its byte range in the source; lets callers
-    /// locate a part of the value (such as `from=` inside `--mount=`).
+    /// For each character of `value`, its span in the source; locates a part of
+    /// the value (such as `from=` inside `--mount=`).
     #[serde(skip)]
-    pub(crate) value_offsets: Vec<(usize, usize)>,
+    pub(crate) value_chars: Vec<Span>,
 }
 
 /// Arguments of an instruction, in the shape BuildKit's line parsers give them.

@@ -126,17 +126,14 @@ fn make_flag(f: RawFlag, ctx: &Ctx<'_>) -> Flag {
     let (name, value, value_offsets) = match body.split_once('=') {
         Some((n, v)) => {
             let skip = 2 + n.chars().count() + 1;
-            let offs: Vec<(usize, usize)> = f.word.offs[skip.min(f.word.offs.len())..]
-                .iter()
-                .map(|&(a, b)| ctx.map.range(a, b))
-                .collect();
+            let offs: Vec<Span> = f.word.offs[skip.min(f.word.offs.len())..].iter().map(|&(a, b)| ctx.span(a, b)).collect();
             (n.to_string(), Some(v.to_string()), offs)
         }
         None => (body.to_string(), None, Vec::new()),
     };
     let value_span = value.as_ref().map(|_| {
         if let (Some(first), Some(last)) = (value_offsets.first(), value_offsets.last()) {
-            ctx.index.span(first.0, last.1)
+            Span { end: last.end, end_line: last.end_line, end_col: last.end_col, ..*first }
         } else {
             // Empty value: just after the `=`.
             let eq_chars = 2 + name.chars().count();
@@ -145,7 +142,7 @@ fn make_flag(f: RawFlag, ctx: &Ctx<'_>) -> Flag {
             ctx.index.span(s, s)
         }
     });
-    Flag { name, value, text, span: ctx.span(f.start, f.end), value_span, value_offsets }
+    Flag { name, value, text, span: ctx.span(f.start, f.end), value_span, value_chars: value_offsets }
 }
 
 /// BuildKit's `extractBuilderFlags`: leading `--flag[=value]` words (quotes and

@@ -21,8 +21,6 @@ pub(crate) struct PhysLine<'a> {
     pub text: &'a str,
     /// Byte offset of `text` in the source.
     pub start: usize,
-    /// 1-based line number.
-    pub number: usize,
 }
 
 impl PhysLine<'_> {
@@ -36,13 +34,12 @@ impl PhysLine<'_> {
 pub(crate) struct Lines<'a> {
     src: &'a str,
     pos: usize,
-    number: usize,
 }
 
 impl<'a> Lines<'a> {
     pub(crate) fn new(src: &'a str) -> Self {
         let pos = if src.starts_with('\u{feff}') { 3 } else { 0 };
-        Lines { src, pos, number: 0 }
+        Lines { src, pos }
     }
 }
 
@@ -55,9 +52,8 @@ impl<'a> Iterator for Lines<'a> {
         }
         let rest = &self.src[self.pos..];
         let len = rest.find('\n').map_or(rest.len(), |i| i + 1);
-        let line = PhysLine { text: &rest[..len], start: self.pos, number: self.number + 1 };
+        let line = PhysLine { text: &rest[..len], start: self.pos };
         self.pos += len;
-        self.number += 1;
         Some(line)
     }
 }
