@@ -586,11 +586,10 @@ impl Pattern {
         Ok(Pattern { toks, greedy })
     }
 
-    /// Finds the preferred match starting exactly at `start`; returns its end.
-    fn match_at(&self, s: &[char], start: usize) -> Option<usize> {
+    /// `can[i * (n + 1) + p]`: tokens `i..` match some prefix of `s[p..]`.
+    fn table(&self, s: &[char]) -> Vec<bool> {
         let n = s.len();
         let m = self.toks.len();
-        // can[i][p]: toks[i..] match some prefix of s[p..].
         let width = n + 1;
         let mut can = vec![false; (m + 1) * width];
         for p in 0..=n {
@@ -598,20 +597,26 @@ impl Pattern {
         }
         for i in (0..m).rev() {
             for p in (0..=n).rev() {
-                let v = match self.toks[i] {
+                can[i * width + p] = match self.toks[i] {
                     Tok::Lit(c) => p < n && s[p] == c && can[(i + 1) * width + p + 1],
                     Tok::Any => p < n && s[p] != '\n' && can[(i + 1) * width + p + 1],
                     Tok::Star => can[(i + 1) * width + p] || (p < n && s[p] != '\n' && can[i * width + p + 1]),
                 };
-                can[i * width + p] = v;
             }
         }
+        can
+    }
+
+    /// The preferred match starting exactly at `start`; returns its end.
+    fn match_at(&self, can: &[bool], s: &[char], start: usize) -> Option<usize> {
+        let n = s.len();
+        let width = n + 1;
         if !can[start] {
             return None;
         }
         let mut p = start;
-        for i in 0..m {
-            match self.toks[i] {
+        for (i, tok) in self.toks.iter().enumerate() {
+            match tok {
                 Tok::Lit(_) | Tok::Any => p += 1,
                 Tok::Star => {
                     // Longest (greedy) or shortest run after which the rest matches.
@@ -632,15 +637,16 @@ impl Pattern {
     }
 
     /// Leftmost match at or after `from` (or only at `from` when `anchored`).
-    fn find_from(&self, s: &[char], from: usize, anchored: bool) -> Option<(usize, usize)> {
+    fn find_from(&self, can: &[bool], s: &[char], from: usize, anchored: bool) -> Option<(usize, usize)> {
         if anchored {
-            return self.match_at(s, from).map(|e| (from, e));
+            return self.match_at(can, s, from).map(|e| (from, e));
         }
-        (from..=s.len()).find_map(|a| self.match_at(s, a).map(|e| (a, e)))
+        (from..=s.len()).find_map(|a| self.match_at(can, s, a).map(|e| (a, e)))
     }
 
     fn find(&self, s: &[char], anchored: bool) -> Option<(usize, usize)> {
-        self.find_from(s, 0, anchored)
+        let can = self.table(s);
+        self.find_from(&can, s, 0, anchored)
     }
 }
 
@@ -651,8 +657,9 @@ fn replace_all_go(pat: &Pattern, value: &[char], replacement: &str) -> String {
     let mut out = String::new();
     let mut last_end = 0;
     let mut search = 0;
+    let can = pat.table(value);
     while search <= value.len() {
-        let Some((a, b)) = pat.find_from(value, search, false) else { break };
+        let Some((a, b)) = pat.find_from(&can, value, search, false) else { break };
         out.extend(&value[last_end..a]);
         if b > last_end || a == 0 {
             expand_template(&mut out, replacement, &value[a..b]);
