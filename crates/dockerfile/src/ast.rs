@@ -20,7 +20,10 @@ pub struct Dockerfile {
 impl Dockerfile {
     /// The value of directive `name` (lowercase), if present.
     pub fn directive(&self, name: &str) -> Option<&str> {
-        self.directives.iter().find(|d| d.name == name).map(|d| d.value.as_str())
+        self.directives
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.value.as_str())
     }
 }
 
@@ -133,7 +136,14 @@ impl Flag {
         }
         let a = self.value_chars.get(from)?;
         let b = self.value_chars.get(to - 1)?;
-        Some(Span { start: a.start, end: b.end, line: a.line, col: a.col, end_line: b.end_line, end_col: b.end_col })
+        Some(Span {
+            start: a.start,
+            end: b.end,
+            line: a.line,
+            col: a.col,
+            end_line: b.end_line,
+            end_col: b.end_col,
+        })
     }
 }
 

@@ -51,13 +51,22 @@ impl DirectiveParser {
             return Err(ErrorKind::DuplicateDirective(found.name));
         }
         self.seen.push(found.name.clone());
-        Ok(Some(Found { value_range: (found.value_range.0 + body_off, found.value_range.1 + body_off), ..found }))
+        Ok(Some(Found {
+            value_range: (
+                found.value_range.0 + body_off,
+                found.value_range.1 + body_off,
+            ),
+            ..found
+        }))
     }
 }
 
 /// `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$` with Go's leftmost-first preference.
 fn match_directive(s: &str) -> Option<Found> {
-    let name_len = s.char_indices().find(|&(i, c)| !(c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))).map_or(s.len(), |(i, _)| i);
+    let name_len = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
+        .map_or(s.len(), |(i, _)| i);
     if name_len == 0 {
         return None;
     }
@@ -71,12 +80,24 @@ fn match_directive(s: &str) -> Option<Found> {
     let eq_end = s.len() - after_eq.len();
     // `\s*` is greedy but must leave at least one character for `(.+?)`.
     let lead = after_eq.len() - after_eq.trim_start_matches(is_re_space).len();
-    let lead = if lead == after_eq.len() { after_eq.len() - after_eq.chars().next_back().map_or(0, char::len_utf8) } else { lead };
+    let lead = if lead == after_eq.len() {
+        after_eq.len() - after_eq.chars().next_back().map_or(0, char::len_utf8)
+    } else {
+        lead
+    };
     let value_all = &after_eq[lead..];
     let trimmed = value_all.trim_end_matches(is_re_space);
-    let value = if trimmed.is_empty() { &value_all[..value_all.chars().next().map_or(0, char::len_utf8)] } else { trimmed };
+    let value = if trimmed.is_empty() {
+        &value_all[..value_all.chars().next().map_or(0, char::len_utf8)]
+    } else {
+        trimmed
+    };
     let start = eq_end + lead;
-    Some(Found { name: name.to_ascii_lowercase(), value: value.to_string(), value_range: (start, start + value.len()) })
+    Some(Found {
+        name: name.to_ascii_lowercase(),
+        value: value.to_string(),
+        value_range: (start, start + value.len()),
+    })
 }
 
 #[cfg(test)]
@@ -88,7 +109,10 @@ mod tests {
         let f = match_directive("escape = `").unwrap();
         assert_eq!((f.name.as_str(), f.value.as_str()), ("escape", "`"));
         let f = match_directive("Syntax=docker/dockerfile:1  ").unwrap();
-        assert_eq!((f.name.as_str(), f.value.as_str(), f.value_range), ("syntax", "docker/dockerfile:1", (7, 26)));
+        assert_eq!(
+            (f.name.as_str(), f.value.as_str(), f.value_range),
+            ("syntax", "docker/dockerfile:1", (7, 26))
+        );
         assert_eq!(match_directive("escape=   ").unwrap().value, " ");
         assert!(match_directive("escape").is_none());
         assert!(match_directive("1x=y").is_none());
@@ -101,7 +125,10 @@ mod tests {
     fn duplicates_and_end() {
         let mut p = DirectiveParser::default();
         assert!(p.parse_line("# syntax=a").unwrap().is_some());
-        assert_eq!(p.parse_line("#syntax=b"), Err(ErrorKind::DuplicateDirective("syntax".into())));
+        assert_eq!(
+            p.parse_line("#syntax=b"),
+            Err(ErrorKind::DuplicateDirective("syntax".into()))
+        );
         assert!(p.parse_line("# unknown=1").unwrap().is_none());
         assert!(p.parse_line("# escape=`").unwrap().is_none());
     }

@@ -37,13 +37,19 @@ impl ErrorKind {
     pub fn expected(&self) -> &'static str {
         match self {
             ErrorKind::NoInstructions => "at least one instruction, such as `FROM image`",
-            ErrorKind::DuplicateDirective(_) => "each parser directive at most once, at the top of the file",
+            ErrorKind::DuplicateDirective(_) => {
+                "each parser directive at most once, at the top of the file"
+            }
             ErrorKind::InvalidEscape(_) => "`# escape=\\` or `# escape=`` (a backtick)",
             ErrorKind::MissingValue(_) => "`KEY=value` or `KEY value`",
             ErrorKind::MissingEquals(_) => "every word of the form `name=value`",
-            ErrorKind::NotStringArray => "a JSON array of strings, such as [\"executable\", \"arg\"]",
+            ErrorKind::NotStringArray => {
+                "a JSON array of strings, such as [\"executable\", \"arg\"]"
+            }
             ErrorKind::UnterminatedHeredoc(_) => "a line holding only the heredoc delimiter",
-            ErrorKind::HeredocDelimiter(_) => "a single word after `<<`, such as `<<EOF` or `<<\"EOF\"`",
+            ErrorKind::HeredocDelimiter(_) => {
+                "a single word after `<<`, such as `<<EOF` or `<<\"EOF\"`"
+            }
         }
     }
 }
@@ -81,7 +87,10 @@ impl ParseError {
     ///   = expected: `KEY=value` or `KEY value`
     /// ```
     pub fn render(&self, file_name: &str, source: &str) -> String {
-        let mut out = format!("{file_name}:{}:{}: {}\n", self.span.line, self.span.col, self.kind);
+        let mut out = format!(
+            "{file_name}:{}:{}: {}\n",
+            self.span.line, self.span.col, self.kind
+        );
         let index = crate::span::LineIndex::new(source);
         let text = index.line_text(self.span.line);
         if !text.is_empty() || self.span.line > 0 {
@@ -94,7 +103,11 @@ impl ParseError {
             } else {
                 text.chars().count().saturating_sub(col - 1).max(1)
             };
-            out.push_str(&format!("  {pad} | {}{}\n", " ".repeat(col - 1), "^".repeat(width)));
+            out.push_str(&format!(
+                "  {pad} | {}{}\n",
+                " ".repeat(col - 1),
+                "^".repeat(width)
+            ));
         }
         out.push_str(&format!("  = expected: {}\n", self.kind.expected()));
         out

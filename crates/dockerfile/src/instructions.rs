@@ -26,7 +26,10 @@ impl Ctx<'_> {
     }
 
     fn word(&self, value: &str, a: usize, b: usize) -> Word {
-        Word { value: value.to_string(), span: self.span(a, b) }
+        Word {
+            value: value.to_string(),
+            span: self.span(a, b),
+        }
     }
 }
 
@@ -94,7 +97,11 @@ pub(crate) fn parse_line(line: &str, ctx: &Ctx<'_>) -> Result<Instruction, Error
                 Args::None
             } else {
                 let map = ctx.map.shifted(a0);
-                let sub = Ctx { index: ctx.index, map: &map, escape: ctx.escape };
+                let sub = Ctx {
+                    index: ctx.index,
+                    map: &map,
+                    escape: ctx.escape,
+                };
                 Args::Onbuild(Box::new(parse_line(rest, &sub)?))
             }
         }
@@ -126,14 +133,22 @@ fn make_flag(f: RawFlag, ctx: &Ctx<'_>) -> Flag {
     let (name, value, value_offsets) = match body.split_once('=') {
         Some((n, v)) => {
             let skip = 2 + n.chars().count() + 1;
-            let offs: Vec<Span> = f.word.offs[skip.min(f.word.offs.len())..].iter().map(|&(a, b)| ctx.span(a, b)).collect();
+            let offs: Vec<Span> = f.word.offs[skip.min(f.word.offs.len())..]
+                .iter()
+                .map(|&(a, b)| ctx.span(a, b))
+                .collect();
             (n.to_string(), Some(v.to_string()), offs)
         }
         None => (body.to_string(), None, Vec::new()),
     };
     let value_span = value.as_ref().map(|_| {
         if let (Some(first), Some(last)) = (value_offsets.first(), value_offsets.last()) {
-            Span { end: last.end, end_line: last.end_line, end_col: last.end_col, ..*first }
+            Span {
+                end: last.end,
+                end_line: last.end_line,
+                end_col: last.end_col,
+                ..*first
+            }
         } else {
             // Empty value: just after the `=`.
             let eq_chars = 2 + name.chars().count();
@@ -142,7 +157,14 @@ fn make_flag(f: RawFlag, ctx: &Ctx<'_>) -> Flag {
             ctx.index.span(s, s)
         }
     });
-    Flag { name, value, text, span: ctx.span(f.start, f.end), value_span, value_chars: value_offsets }
+    Flag {
+        name,
+        value,
+        text,
+        span: ctx.span(f.start, f.end),
+        value_span,
+        value_chars: value_offsets,
+    }
 }
 
 /// BuildKit's `extractBuilderFlags`: leading `--flag[=value]` words (quotes and
@@ -196,7 +218,11 @@ fn extract_builder_flags(line: &str, base: usize) -> (Option<usize>, Vec<RawFlag
                     return (Some(base + byte_at(pos)), words);
                 }
                 if blank_ok || !word.is_empty() {
-                    words.push(RawFlag { word: std::mem::take(&mut word), start, end });
+                    words.push(RawFlag {
+                        word: std::mem::take(&mut word),
+                        start,
+                        end,
+                    });
                 }
                 word = Tracked::default();
                 blank_ok = false;
@@ -413,7 +439,11 @@ fn name_or_name_val(rest: &str, base: usize, ctx: &Ctx<'_>) -> Args {
                             default: Some(tracked_word(w, eq_char + 1, total, ctx)),
                         }
                     }
-                    None => ArgDecl { name: raw.clone(), raw, default: None },
+                    None => ArgDecl {
+                        name: raw.clone(),
+                        raw,
+                        default: None,
+                    },
                 }
             })
             .collect(),
@@ -456,7 +486,10 @@ fn json_form(rest: &str, base: usize, ctx: &Ctx<'_>) -> Result<Option<Args>, Err
     }
     match json::parse_array(t) {
         JsonArray::Strings(items) => Ok(Some(Args::Exec(
-            items.iter().map(|s| ctx.word(&s.value, base + off + s.start, base + off + s.end)).collect(),
+            items
+                .iter()
+                .map(|s| ctx.word(&s.value, base + off + s.start, base + off + s.end))
+                .collect(),
         ))),
         JsonArray::NotStringArray => Err(ErrorKind::NotStringArray),
         JsonArray::Invalid => Ok(None),
@@ -491,5 +524,8 @@ fn health_config(rest: &str, base: usize, ctx: &Ctx<'_>) -> Result<Args, ErrorKi
     let after = &rest[sep..];
     let next = sep + (after.len() - after.trim_start_matches(is_space).len());
     let cmd = maybe_json(&rest[next..], base + next, ctx)?;
-    Ok(Args::Healthcheck { kind: ctx.word(&rest[..sep], base, base + sep), cmd: Box::new(cmd) })
+    Ok(Args::Healthcheck {
+        kind: ctx.word(&rest[..sep], base, base + sep),
+        cmd: Box::new(cmd),
+    })
 }

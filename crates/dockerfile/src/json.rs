@@ -120,7 +120,9 @@ impl Cursor<'_> {
                     return Ok(out);
                 }
                 b'\\' => {
-                    let Some(e) = self.s.get(self.pos + 1).copied() else { return Err(()) };
+                    let Some(e) = self.s.get(self.pos + 1).copied() else {
+                        return Err(());
+                    };
                     self.pos += 2;
                     match e {
                         b'"' => out.push('"'),
@@ -145,7 +147,10 @@ impl Cursor<'_> {
                                     None
                                 };
                                 match pair {
-                                    Some(r2) if (0xd800..0xdc00).contains(&r) && (0xdc00..0xe000).contains(&r2) => {
+                                    Some(r2)
+                                        if (0xd800..0xdc00).contains(&r)
+                                            && (0xdc00..0xe000).contains(&r2) =>
+                                    {
                                         let c = 0x10000 + ((r - 0xd800) << 10) + (r2 - 0xdc00);
                                         out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
                                         self.pos += 6;
@@ -181,7 +186,11 @@ pub(crate) fn parse_array(text: &str) -> JsonArray {
 }
 
 fn parse_inner(text: &str) -> Result<Option<Vec<JsonString>>, ()> {
-    let mut c = Cursor { s: text.as_bytes(), text, pos: 0 };
+    let mut c = Cursor {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+    };
     let mut stack: Vec<Container> = Vec::new();
     let mut elems: Vec<JsonString> = Vec::new();
     let mut all_strings = true;
@@ -198,7 +207,11 @@ fn parse_inner(text: &str) -> Result<Option<Vec<JsonString>>, ()> {
             let direct = stack.len() == 1 && stack[0] == Container::Array;
             match c.peek().ok_or(())? {
                 b'[' | b'{' => {
-                    let kind = if c.peek() == Some(b'[') { Container::Array } else { Container::Object };
+                    let kind = if c.peek() == Some(b'[') {
+                        Container::Array
+                    } else {
+                        Container::Object
+                    };
                     c.pos += 1;
                     stack.push(kind);
                     if stack.len() > MAX_DEPTH {
@@ -226,7 +239,11 @@ fn parse_inner(text: &str) -> Result<Option<Vec<JsonString>>, ()> {
                 b'"' => {
                     let v = c.string()?;
                     if direct {
-                        elems.push(JsonString { value: v, start, end: c.pos });
+                        elems.push(JsonString {
+                            value: v,
+                            start,
+                            end: c.pos,
+                        });
                     }
                 }
                 b't' => c.literal(b"true")?,
@@ -242,7 +259,9 @@ fn parse_inner(text: &str) -> Result<Option<Vec<JsonString>>, ()> {
         }
         // After a value inside a container.
         c.skip_ws();
-        let Some(top) = stack.last().copied() else { break };
+        let Some(top) = stack.last().copied() else {
+            break;
+        };
         match (top, c.peek().ok_or(())?) {
             (_, b',') => {
                 c.pos += 1;
@@ -302,10 +321,22 @@ mod tests {
     fn arrays() {
         assert_eq!(strings("[]"), Vec::<String>::new());
         assert_eq!(strings("[ \"a\" , \"b\" ] "), vec!["a", "b"]);
-        assert_eq!(strings(r#"["\" \\ \/ \b \f \n \r \t \u0000"]"#), vec!["\" \\ / \u{8} \u{c} \n \r \t \0"]);
-        assert_eq!(strings(r#"["\ud83d\ude00", "\ud800x"]"#), vec!["😀", "\u{fffd}x"]);
-        assert_eq!(parse_array(r#"[ "echo", [ "nested json" ] ]"#), JsonArray::NotStringArray);
-        assert_eq!(parse_array(r#"[1, {"a": [true, null]}]"#), JsonArray::NotStringArray);
+        assert_eq!(
+            strings(r#"["\" \\ \/ \b \f \n \r \t \u0000"]"#),
+            vec!["\" \\ / \u{8} \u{c} \n \r \t \0"]
+        );
+        assert_eq!(
+            strings(r#"["\ud83d\ude00", "\ud800x"]"#),
+            vec!["😀", "\u{fffd}x"]
+        );
+        assert_eq!(
+            parse_array(r#"[ "echo", [ "nested json" ] ]"#),
+            JsonArray::NotStringArray
+        );
+        assert_eq!(
+            parse_array(r#"[1, {"a": [true, null]}]"#),
+            JsonArray::NotStringArray
+        );
         assert_eq!(parse_array(r#"["a", "b""#), JsonArray::Invalid);
         assert_eq!(parse_array(r#"['a']"#), JsonArray::Invalid);
         assert_eq!(parse_array(r#"["a"] x"#), JsonArray::Invalid);
@@ -319,7 +350,9 @@ mod tests {
 
     #[test]
     fn spans() {
-        let JsonArray::Strings(v) = parse_array(r#"[ "ab", "c" ]"#) else { panic!() };
+        let JsonArray::Strings(v) = parse_array(r#"[ "ab", "c" ]"#) else {
+            panic!()
+        };
         assert_eq!((v[0].start, v[0].end), (2, 6));
         assert_eq!((v[1].start, v[1].end), (8, 11));
     }

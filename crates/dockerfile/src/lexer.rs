@@ -52,7 +52,10 @@ impl<'a> Iterator for Lines<'a> {
         }
         let rest = &self.src[self.pos..];
         let len = rest.find('\n').map_or(rest.len(), |i| i + 1);
-        let line = PhysLine { text: &rest[..len], start: self.pos };
+        let line = PhysLine {
+            text: &rest[..len],
+            start: self.pos,
+        };
         self.pos += len;
         Some(line)
     }
@@ -85,7 +88,9 @@ pub(crate) fn is_empty_continuation(line: &str) -> bool {
 /// instruction ends here.
 pub(crate) fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
     let t = line.trim_end_matches([' ', '\t']);
-    let Some(before) = t.strip_suffix(escape) else { return (line, true) };
+    let Some(before) = t.strip_suffix(escape) else {
+        return (line, true);
+    };
     if before.is_empty() {
         return ("", false);
     }

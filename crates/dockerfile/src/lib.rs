@@ -33,7 +33,10 @@ mod semantics;
 pub mod shell;
 mod span;
 
-pub use ast::{ArgDecl, Args, Directive, Dockerfile, Flag, Heredoc, Instruction, InstructionKind, KeyValue, Warning, Word};
+pub use ast::{
+    ArgDecl, Args, Directive, Dockerfile, Flag, Heredoc, Instruction, InstructionKind, KeyValue,
+    Warning, Word,
+};
 pub use directives::KNOWN_DIRECTIVES;
 pub use dump::{dump_buildkit, dump_instruction};
 pub use error::{ErrorKind, ParseError};

@@ -45,7 +45,10 @@ impl<'a> Parser<'a> {
     fn error_at_line(&self, kind: ErrorKind, line: &PhysLine<'_>) -> ParseError {
         let (t, lead) = lexer::trim_leading_space(lexer::trim_newline(line.text));
         let start = line.start + lead;
-        ParseError { kind, span: self.index.span(start, start + t.len()) }
+        ParseError {
+            kind,
+            span: self.index.span(start, start + t.len()),
+        }
     }
 
     fn next_line(&mut self) -> Option<PhysLine<'a>> {
@@ -59,7 +62,11 @@ impl<'a> Parser<'a> {
     /// BuildKit's `processLine`: newline (and optionally leading space) removed,
     /// directives recognised, a line starting with `#` emptied. Returns the token
     /// and its source offset.
-    fn process_line(&mut self, line: &PhysLine<'a>, strip_left: bool) -> Result<(&'a str, usize), ParseError> {
+    fn process_line(
+        &mut self,
+        line: &PhysLine<'a>,
+        strip_left: bool,
+    ) -> Result<(&'a str, usize), ParseError> {
         let mut token = lexer::trim_newline(line.text);
         let mut start = line.start;
         if strip_left {
@@ -98,7 +105,11 @@ impl<'a> Parser<'a> {
         let mut comments: Vec<String> = Vec::new();
         while let Some(first) = self.next_line() {
             if lexer::is_comment(first.text) {
-                let c = first.text.get(1..).unwrap_or("").trim_matches(lexer::is_space);
+                let c = first
+                    .text
+                    .get(1..)
+                    .unwrap_or("")
+                    .trim_matches(lexer::is_space);
                 if c.is_empty() {
                     comments.clear();
                 } else {
@@ -130,11 +141,16 @@ impl<'a> Parser<'a> {
                 logical.push(piece, start);
             }
             let start = token_start;
-            let ctx = Ctx { index: &self.index, map: &logical.map, escape: self.escape };
-            let mut ins = instructions::parse_line(&logical.text, &ctx).map_err(|kind| ParseError {
-                kind,
-                span: self.index.span(start, last_end.max(start)),
-            })?;
+            let ctx = Ctx {
+                index: &self.index,
+                map: &logical.map,
+                escape: self.escape,
+            };
+            let mut ins =
+                instructions::parse_line(&logical.text, &ctx).map_err(|kind| ParseError {
+                    kind,
+                    span: self.index.span(start, last_end.max(start)),
+                })?;
             if empty_continuation {
                 warnings.push(Warning {
                     message: format!("Empty continuation line found in: {}", logical.text),
@@ -142,10 +158,11 @@ impl<'a> Parser<'a> {
                 });
             }
             if heredoc::can_contain_heredoc(&ins) && logical.text.contains("<<") {
-                let markers = heredoc::markers_from_line(&logical.text).map_err(|kind| ParseError {
-                    kind,
-                    span: self.index.span(start, last_end.max(start)),
-                })?;
+                let markers =
+                    heredoc::markers_from_line(&logical.text).map_err(|kind| ParseError {
+                        kind,
+                        span: self.index.span(start, last_end.max(start)),
+                    })?;
                 for m in markers {
                     let body_start = self.lines.peek().map_or(self.src.len(), |l| l.start);
                     let mut content = String::new();
@@ -187,10 +204,25 @@ impl<'a> Parser<'a> {
             let end = self.src.len();
             let span = match self.last_line {
                 Some(l) => self.index.span(l.start, l.content_end()),
-                None => Span { start: end, end, line: 1, col: 1, end_line: 1, end_col: 1 },
+                None => Span {
+                    start: end,
+                    end,
+                    line: 1,
+                    col: 1,
+                    end_line: 1,
+                    end_col: 1,
+                },
             };
-            return Err(ParseError { kind: ErrorKind::NoInstructions, span });
+            return Err(ParseError {
+                kind: ErrorKind::NoInstructions,
+                span,
+            });
         }
-        Ok(Dockerfile { directives: self.found_directives, escape: self.escape, instructions, warnings })
+        Ok(Dockerfile {
+            directives: self.found_directives,
+            escape: self.escape,
+            instructions,
+            warnings,
+        })
     }
 }

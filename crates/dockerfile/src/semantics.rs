@@ -37,7 +37,11 @@ pub struct Platform {
 impl Platform {
     /// `linux/amd64`, BuildKit's default here.
     pub fn linux_amd64() -> Self {
-        Platform { os: "linux".into(), arch: "amd64".into(), variant: String::new() }
+        Platform {
+            os: "linux".into(),
+            arch: "amd64".into(),
+            variant: String::new(),
+        }
     }
 
     /// Parses `os/arch[/variant]`.
@@ -49,7 +53,11 @@ impl Platform {
         if parts.next().is_some() {
             return None;
         }
-        Some(Platform { os: os.into(), arch: arch.into(), variant: variant.into() })
+        Some(Platform {
+            os: os.into(),
+            arch: arch.into(),
+            variant: variant.into(),
+        })
     }
 }
 
@@ -305,28 +313,62 @@ impl Scope {
                 for d in &direct {
                     if let Some(b) = self.vars.get(&d.name) {
                         for t in &b.deps {
-                            if !deps.iter().any(|x| x.name == t.name && x.decl_span == t.decl_span) {
-                                deps.push(ArgDep { direct: false, ..t.clone() });
+                            if !deps
+                                .iter()
+                                .any(|x| x.name == t.name && x.decl_span == t.decl_span)
+                            {
+                                deps.push(ArgDep {
+                                    direct: false,
+                                    ..t.clone()
+                                });
                             }
                         }
                     }
                 }
-                Expanded { value: p.result, deps, unset: p.unmatched.into_iter().collect(), error: None }
+                Expanded {
+                    value: p.result,
+                    deps,
+                    unset: p.unmatched.into_iter().collect(),
+                    error: None,
+                }
             }
-            Err(e) => Expanded { value: text.to_string(), deps: Vec::new(), unset: Vec::new(), error: Some(e.to_string()) },
+            Err(e) => Expanded {
+                value: text.to_string(),
+                deps: Vec::new(),
+                unset: Vec::new(),
+                error: Some(e.to_string()),
+            },
         }
     }
 }
 
 fn platform_scope(opts: &ExpandOptions) -> Scope {
     let mut s = Scope::default();
-    let target = opts.target_platform.clone().unwrap_or_else(Platform::linux_amd64);
-    let build = opts.build_platform.clone().unwrap_or_else(Platform::linux_amd64);
+    let target = opts
+        .target_platform
+        .clone()
+        .unwrap_or_else(Platform::linux_amd64);
+    let build = opts
+        .build_platform
+        .clone()
+        .unwrap_or_else(Platform::linux_amd64);
     for (prefix, p) in [("TARGET", &target), ("BUILD", &build)] {
-        for (suffix, v) in [("PLATFORM", p.to_string()), ("OS", p.os.clone()), ("ARCH", p.arch.clone()), ("VARIANT", p.variant.clone())] {
+        for (suffix, v) in [
+            ("PLATFORM", p.to_string()),
+            ("OS", p.os.clone()),
+            ("ARCH", p.arch.clone()),
+            ("VARIANT", p.variant.clone()),
+        ] {
             s.vars.insert(
                 format!("{prefix}{suffix}"),
-                Binding { value: Some(v), source: ArgSource::Platform, instruction: None, decl_span: None, default: None, deps: Vec::new() },
+                Binding {
+                    value: Some(v),
+                    source: ArgSource::Platform,
+                    instruction: None,
+                    decl_span: None,
+                    default: None,
+                    deps: Vec::new(),
+                },
             );
         }
     }
@@ -336,24 +378,36 @@ fn platform_scope(opts: &ExpandOptions) -> Scope {
 /// Is `name` a valid stage name (`^[a-z][a-z0-9-_\.]*$` after lowercasing)?
 fn valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_' | '.'))
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_' | '.'))
 }
 
 impl Dockerfile {
     /// The stages, in order. A `FROM` that is not `FROM image [AS name]` still
     /// starts a stage (BuildKit refuses it at build time; see [`Dockerfile::analyze`]).
     pub fn stages(&self) -> Vec<Stage> {
-        let froms: Vec<usize> =
-            self.instructions.iter().enumerate().filter(|(_, i)| i.kind == InstructionKind::From).map(|(n, _)| n).collect();
+        let froms: Vec<usize> = self
+            .instructions
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.kind == InstructionKind::From)
+            .map(|(n, _)| n)
+            .collect();
         let mut out = Vec::new();
         for (index, &at) in froms.iter().enumerate() {
             let ins = &self.instructions[at];
-            let end = froms.get(index + 1).copied().unwrap_or(self.instructions.len());
+            let end = froms
+                .get(index + 1)
+                .copied()
+                .unwrap_or(self.instructions.len());
             let words: &[Word] = match &ins.args {
                 Args::List(w) => w,
                 _ => &[],
             };
-            let base = words.first().cloned().unwrap_or_else(|| Word { value: String::new(), span: ins.span });
+            let base = words.first().cloned().unwrap_or_else(|| Word {
+                value: String::new(),
+                span: ins.span,
+            });
             let (name, name_span) = match words {
                 [_, as_kw, name] if as_kw.value.eq_ignore_ascii_case("as") => {
                     (Some(name.value.to_lowercase()), Some(name.span))
@@ -401,10 +455,14 @@ impl Dockerfile {
 
         // Global scope: platform ARGs, then ARGs before the first FROM.
         let mut global = platform_scope(opts);
-        let first_from = stages.first().map_or(self.instructions.len(), |s| s.from_instruction);
+        let first_from = stages
+            .first()
+            .map_or(self.instructions.len(), |s| s.from_instruction);
         for (n, ins) in self.instructions[..first_from].iter().enumerate() {
             match ins.kind {
-                InstructionKind::Arg => declare_args(ins, n, &mut global, None, opts, &lexer, &mut problems),
+                InstructionKind::Arg => {
+                    declare_args(ins, n, &mut global, None, opts, &lexer, &mut problems)
+                }
                 InstructionKind::From => {}
                 _ => {}
             }
@@ -414,7 +472,8 @@ impl Dockerfile {
             let from = &self.instructions[stage.from_instruction];
             // FROM validation as BuildKit's parseBuildStageName.
             if let Args::List(words) = &from.args {
-                let ok = words.len() == 1 || (words.len() == 3 && words[1].value.eq_ignore_ascii_case("as"));
+                let ok = words.len() == 1
+                    || (words.len() == 3 && words[1].value.eq_ignore_ascii_case("as"));
                 if !ok {
                     problems.push(Problem {
                         instruction: stage.from_instruction,
@@ -441,7 +500,11 @@ impl Dockerfile {
 
             let ex = global.expand(&lexer, &stage.base.value);
             if let Some(e) = &ex.error {
-                problems.push(Problem { instruction: stage.from_instruction, span: stage.base.span, message: e.clone() });
+                problems.push(Problem {
+                    instruction: stage.from_instruction,
+                    span: stage.base.span,
+                    message: e.clone(),
+                });
             } else if ex.value.is_empty() {
                 problems.push(Problem {
                     instruction: stage.from_instruction,
@@ -462,7 +525,11 @@ impl Dockerfile {
                     let raw = f.value.clone().unwrap_or_default();
                     let pe = global.expand(&lexer, &raw);
                     if let Some(e) = &pe.error {
-                        problems.push(Problem { instruction: stage.from_instruction, span: f.span, message: e.clone() });
+                        problems.push(Problem {
+                            instruction: stage.from_instruction,
+                            span: f.span,
+                            message: e.clone(),
+                        });
                     }
                     for name in &pe.unset {
                         unset_args.push(UnsetArg {
@@ -497,10 +564,27 @@ impl Dockerfile {
             let mut scope = Scope::default();
             for n in stage.instructions.clone() {
                 let ins = &self.instructions[n];
-                self.stage_instruction(ins, n, stage, &stages, &global, &mut scope, opts, &lexer, &mut refs, &mut problems, false);
+                self.stage_instruction(
+                    ins,
+                    n,
+                    stage,
+                    &stages,
+                    &global,
+                    &mut scope,
+                    opts,
+                    &lexer,
+                    &mut refs,
+                    &mut problems,
+                    false,
+                );
             }
         }
-        Analysis { stages, refs, unset_args, problems }
+        Analysis {
+            stages,
+            refs,
+            unset_args,
+            problems,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -519,7 +603,9 @@ impl Dockerfile {
         onbuild: bool,
     ) {
         match ins.kind {
-            InstructionKind::Arg if !onbuild => declare_args(ins, n, scope, Some(global), opts, lexer, problems),
+            InstructionKind::Arg if !onbuild => {
+                declare_args(ins, n, scope, Some(global), opts, lexer, problems)
+            }
             InstructionKind::Env if !onbuild => {
                 if let Args::KeyValues(kvs) = &ins.args {
                     for kv in kvs {
@@ -542,29 +628,58 @@ impl Dockerfile {
                 for f in ins.flags_named("from") {
                     let Some(v) = &f.value else { continue };
                     let span = f.value_span.unwrap_or(f.span);
-                    refs.push(self.flag_ref(RefSource::CopyFrom, v, span, n, stage, stages, scope, lexer, problems, onbuild));
+                    refs.push(self.flag_ref(
+                        RefSource::CopyFrom,
+                        v,
+                        span,
+                        n,
+                        stage,
+                        stages,
+                        scope,
+                        lexer,
+                        problems,
+                        onbuild,
+                    ));
                 }
             }
             InstructionKind::Run => {
                 for f in ins.flags_named("mount") {
                     let Some(v) = &f.value else { continue };
                     for field in csv_fields(v) {
-                        let Some(eq) = field.text.find('=') else { continue };
+                        let Some(eq) = field.text.find('=') else {
+                            continue;
+                        };
                         if !field.text[..eq].eq_ignore_ascii_case("from") {
                             continue;
                         }
                         let eq_chars = field.text[..eq].chars().count();
                         let value = &field.text[eq + 1..];
                         let span = f
-                            .value_subspan(field.chars.get(eq_chars + 1).copied().unwrap_or(usize::MAX), field.chars.last().map_or(0, |&c| c + 1))
+                            .value_subspan(
+                                field.chars.get(eq_chars + 1).copied().unwrap_or(usize::MAX),
+                                field.chars.last().map_or(0, |&c| c + 1),
+                            )
                             .unwrap_or_else(|| f.value_span.unwrap_or(f.span));
-                        refs.push(self.flag_ref(RefSource::MountFrom, value, span, n, stage, stages, scope, lexer, problems, onbuild));
+                        refs.push(self.flag_ref(
+                            RefSource::MountFrom,
+                            value,
+                            span,
+                            n,
+                            stage,
+                            stages,
+                            scope,
+                            lexer,
+                            problems,
+                            onbuild,
+                        ));
                     }
                 }
             }
             InstructionKind::Onbuild => {
                 if let Some(inner) = ins.onbuild_inner() {
-                    self.stage_instruction(inner, n, stage, stages, global, scope, opts, lexer, refs, problems, true);
+                    self.stage_instruction(
+                        inner, n, stage, stages, global, scope, opts, lexer, refs, problems, true,
+                    );
                 }
             }
             _ => {}
@@ -587,7 +702,11 @@ impl Dockerfile {
     ) -> ImageRef {
         let ex = scope.expand(lexer, text);
         if let Some(e) = &ex.error {
-            problems.push(Problem { instruction: n, span, message: e.clone() });
+            problems.push(Problem {
+                instruction: n,
+                span,
+                message: e.clone(),
+            });
         }
         let kind = classify(&ex.value, stages, Some(stage.index));
         if let RefKind::Stage { index } = kind
@@ -595,7 +714,11 @@ impl Dockerfile {
             && !onbuild
             && ex.value.bytes().all(|b| b.is_ascii_digit())
         {
-            problems.push(Problem { instruction: n, span, message: format!("invalid stage index {index}: not an earlier stage") });
+            problems.push(Problem {
+                instruction: n,
+                span,
+                message: format!("invalid stage index {index}: not an earlier stage"),
+            });
         }
         ImageRef {
             source,
@@ -664,14 +787,25 @@ fn declare_args(
         } else if let Some(def) = &d.default {
             let ex = scope.expand(lexer, &def.value);
             if let Some(e) = ex.error {
-                problems.push(Problem { instruction: n, span: def.span, message: e });
+                problems.push(Problem {
+                    instruction: n,
+                    span: def.span,
+                    message: e,
+                });
             }
             b.value = Some(ex.value);
             b.source = ArgSource::Default;
             b.deps = ex.deps;
         } else if let Some(g) = global.and_then(|g| g.vars.get(&name)) {
             // Redeclared global: inherits value and provenance.
-            b = Binding { source: if g.value.is_some() { ArgSource::Global } else { ArgSource::Unset }, ..g.clone() };
+            b = Binding {
+                source: if g.value.is_some() {
+                    ArgSource::Global
+                } else {
+                    ArgSource::Unset
+                },
+                ..g.clone()
+            };
             if g.source == ArgSource::Platform {
                 b.source = ArgSource::Platform;
             }
@@ -692,7 +826,10 @@ fn csv_fields(s: &str) -> Vec<CsvField> {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        let mut f = CsvField { text: String::new(), chars: Vec::new() };
+        let mut f = CsvField {
+            text: String::new(),
+            chars: Vec::new(),
+        };
         if chars.get(i) == Some(&'"') {
             i += 1;
             while i < chars.len() {

@@ -39,7 +39,9 @@ impl<S: std::hash::BuildHasher> Env for HashMap<String, String, S> {
         self.get(name).map(String::as_str)
     }
     fn lookup_case_insensitive(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name) || k.to_uppercase() == name.to_uppercase()).map(|(_, v)| v.as_str())
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name) || k.to_uppercase() == name.to_uppercase())
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -48,7 +50,9 @@ impl Env for BTreeMap<String, String> {
         self.get(name).map(String::as_str)
     }
     fn lookup_case_insensitive(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| k.to_uppercase() == name.to_uppercase()).map(|(_, v)| v.as_str())
+        self.iter()
+            .find(|(k, _)| k.to_uppercase() == name.to_uppercase())
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -83,11 +87,17 @@ impl Env for Vec<String> {
 
 impl Env for [(String, String)] {
     fn lookup(&self, name: &str) -> Option<&str> {
-        self.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn lookup_case_insensitive(&self, name: &str) -> Option<&str> {
         let upper = name.to_uppercase();
-        self.iter().rev().find(|(k, _)| k.to_uppercase() == upper).map(|(_, v)| v.as_str())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k.to_uppercase() == upper)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -156,7 +166,11 @@ impl Lexer {
     }
 
     /// Expands variables, then splits into words on unquoted whitespace.
-    pub fn process_words<E: Env + ?Sized>(&self, word: &str, env: &E) -> Result<Vec<String>, ShellError> {
+    pub fn process_words<E: Env + ?Sized>(
+        &self,
+        word: &str,
+        env: &E,
+    ) -> Result<Vec<String>, ShellError> {
         self.process(word, env).map(|p| p.words)
     }
 
@@ -172,8 +186,16 @@ impl Lexer {
             unmatched: BTreeSet::new(),
         };
         match sw.process_stop_on(None, self.raw_escapes) {
-            Ok((result, words)) => Ok(Processed { result, words, matched: sw.matched, unmatched: sw.unmatched }),
-            Err(message) => Err(ShellError { word: word.to_string(), message }),
+            Ok((result, words)) => Ok(Processed {
+                result,
+                words,
+                matched: sw.matched,
+                unmatched: sw.unmatched,
+            }),
+            Err(message) => Err(ShellError {
+                word: word.to_string(),
+                message,
+            }),
         }
     }
 }
@@ -241,7 +263,11 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
         c
     }
 
-    fn process_stop_on(&mut self, stop: Option<char>, raw_escapes: bool) -> Res<(String, Vec<String>)> {
+    fn process_stop_on(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Res<(String, Vec<String>)> {
         let saved = self.raw_escapes;
         self.raw_escapes = raw_escapes;
         let r = self.process_stop_on_inner(stop);
@@ -289,7 +315,9 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
             }
         }
         if let Some(stop) = stop {
-            return Err(format!("unexpected end of statement while looking for matching {stop}"));
+            return Err(format!(
+                "unexpected end of statement while looking for matching {stop}"
+            ));
         }
         Ok((result, words.finish()))
     }
@@ -302,7 +330,12 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
         }
         loop {
             match self.next() {
-                None => return Err("unexpected end of statement while looking for matching single-quote".into()),
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching single-quote"
+                            .into(),
+                    );
+                }
                 Some('\'') => {
                     if self.lex.raw_quotes {
                         result.push('\'');
@@ -322,7 +355,12 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
         }
         loop {
             match self.peek() {
-                None => return Err("unexpected end of statement while looking for matching double-quote".into()),
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    );
+                }
                 Some('"') => {
                     self.next();
                     if self.lex.raw_quotes {
@@ -423,14 +461,27 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
                 if self.lex.skip_unset_env && value.is_none() {
                     return Ok(format!("${{{name}{chs}{word}}}"));
                 }
-                let unset_or_null = value.is_none() || (null_is_unset && value.as_deref() == Some(""));
+                let unset_or_null =
+                    value.is_none() || (null_is_unset && value.as_deref() == Some(""));
                 match ch {
-                    Some('-') => Ok(if unset_or_null { word } else { value.unwrap_or_default() }),
+                    Some('-') => Ok(if unset_or_null {
+                        word
+                    } else {
+                        value.unwrap_or_default()
+                    }),
                     Some('+') => Ok(if unset_or_null { String::new() } else { word }),
                     Some('?') => {
-                        let message = |default: &str| if word.is_empty() { default.to_string() } else { word.clone() };
+                        let message = |default: &str| {
+                            if word.is_empty() {
+                                default.to_string()
+                            } else {
+                                word.clone()
+                            }
+                        };
                         match value {
-                            None => Err(format!("{name}: {}", message("is not allowed to be unset"))),
+                            None => {
+                                Err(format!("{name}: {}", message("is not allowed to be unset")))
+                            }
                             Some(v) if null_is_unset && v.is_empty() => {
                                 Err(format!("{name}: {}", message("is not allowed to be empty")))
                             }
@@ -488,7 +539,9 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
                 } else {
                     let mut out: String = value.iter().collect();
                     if let Some((a, b)) = pat.find(&value, false) {
-                        out = value[..a].iter().collect::<String>() + &replacement + &value[b..].iter().collect::<String>();
+                        out = value[..a].iter().collect::<String>()
+                            + &replacement
+                            + &value[b..].iter().collect::<String>();
                     }
                     Ok(out)
                 }
@@ -600,7 +653,10 @@ impl Pattern {
                 can[i * width + p] = match self.toks[i] {
                     Tok::Lit(c) => p < n && s[p] == c && can[(i + 1) * width + p + 1],
                     Tok::Any => p < n && s[p] != '\n' && can[(i + 1) * width + p + 1],
-                    Tok::Star => can[(i + 1) * width + p] || (p < n && s[p] != '\n' && can[i * width + p + 1]),
+                    Tok::Star => {
+                        can[(i + 1) * width + p]
+                            || (p < n && s[p] != '\n' && can[i * width + p + 1])
+                    }
                 };
             }
         }
@@ -637,7 +693,13 @@ impl Pattern {
     }
 
     /// Leftmost match at or after `from` (or only at `from` when `anchored`).
-    fn find_from(&self, can: &[bool], s: &[char], from: usize, anchored: bool) -> Option<(usize, usize)> {
+    fn find_from(
+        &self,
+        can: &[bool],
+        s: &[char],
+        from: usize,
+        anchored: bool,
+    ) -> Option<(usize, usize)> {
         if anchored {
             return self.match_at(can, s, from).map(|e| (from, e));
         }
@@ -659,7 +721,9 @@ fn replace_all_go(pat: &Pattern, value: &[char], replacement: &str) -> String {
     let mut search = 0;
     let can = pat.table(value);
     while search <= value.len() {
-        let Some((a, b)) = pat.find_from(&can, value, search, false) else { break };
+        let Some((a, b)) = pat.find_from(&can, value, search, false) else {
+            break;
+        };
         out.extend(&value[last_end..a]);
         if b > last_end || a == 0 {
             expand_template(&mut out, replacement, &value[a..b]);
@@ -690,7 +754,12 @@ fn expand_template(out: &mut String, template: &str, matched: &[char]) {
         // extract(): `{name}` or the longest run of [A-Za-z0-9_].
         let (name, after) = if let Some(r) = rest.strip_prefix('{') {
             match r.find('}') {
-                Some(end) if end > 0 && r[..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some(end)
+                    if end > 0
+                        && r[..end]
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
                     (&r[..end], &r[end + 1..])
                 }
                 _ => {
@@ -699,7 +768,9 @@ fn expand_template(out: &mut String, template: &str, matched: &[char]) {
                 }
             }
         } else {
-            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             if end == 0 {
                 out.push('$');
                 continue;
@@ -707,7 +778,9 @@ fn expand_template(out: &mut String, template: &str, matched: &[char]) {
             (&rest[..end], &rest[end..])
         };
         rest = after;
-        let is_zero = name.bytes().all(|b| b.is_ascii_digit()) && name.trim_start_matches('0').is_empty() && name.len() < 9;
+        let is_zero = name.bytes().all(|b| b.is_ascii_digit())
+            && name.trim_start_matches('0').is_empty()
+            && name.len() < 9;
         if is_zero {
             out.extend(matched);
         }
@@ -716,7 +789,8 @@ fn expand_template(out: &mut String, template: &str, matched: &[char]) {
 }
 
 fn trim_prefix(pattern: &str, value: &str, greedy: bool) -> Res<String> {
-    let pat = Pattern::compile(pattern, greedy).map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
+    let pat = Pattern::compile(pattern, greedy)
+        .map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
     let chars: Vec<char> = value.chars().collect();
     Ok(match pat.find(&chars, true) {
         Some((_, end)) => chars[end..].iter().collect(),
@@ -776,7 +850,12 @@ mod tests {
         assert_eq!(w("${E-d}"), "");
         assert_eq!(w("${E+x}"), "x");
         assert_eq!(w("${E:+x}"), "");
-        assert!(process_word("${E:?boom}", &e).unwrap_err().message.contains("boom"));
+        assert!(
+            process_word("${E:?boom}", &e)
+                .unwrap_err()
+                .message
+                .contains("boom")
+        );
         assert!(process_word("${V/\\x/y}", &e).is_err());
     }
 
@@ -786,6 +865,9 @@ mod tests {
         lx.skip_unset_env = true;
         lx.raw_quotes = true;
         let e: Vec<String> = vec![];
-        assert_eq!(lx.process_word("$X ${Y} ${Z:-d} 'a'", &e).unwrap(), "$X ${Y} ${Z:-d} 'a'");
+        assert_eq!(
+            lx.process_word("$X ${Y} ${Z:-d} 'a'", &e).unwrap(),
+            "$X ${Y} ${Z:-d} 'a'"
+        );
     }
 }

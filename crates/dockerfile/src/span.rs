@@ -70,19 +70,32 @@ impl<'a> LineIndex<'a> {
             Err(i) => i.saturating_sub(1),
         };
         let start = self.starts[line].min(offset);
-        let col = self.src.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        let col = self
+            .src
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
         (line + 1, col)
     }
 
     pub(crate) fn span(&self, start: usize, end: usize) -> Span {
         let (line, col) = self.position(start);
         let (end_line, end_col) = self.position(end);
-        Span { start, end, line, col, end_line, end_col }
+        Span {
+            start,
+            end,
+            line,
+            col,
+            end_line,
+            end_col,
+        }
     }
 
     /// Byte range of line `line` (1-based) without its line terminator.
     pub(crate) fn line_text(&self, line: usize) -> &'a str {
-        let Some(&start) = self.starts.get(line.wrapping_sub(1)) else { return "" };
+        let Some(&start) = self.starts.get(line.wrapping_sub(1)) else {
+            return "";
+        };
         let rest = &self.src[start..];
         let end = rest.find('\n').unwrap_or(rest.len());
         rest[..end].trim_end_matches('\r')

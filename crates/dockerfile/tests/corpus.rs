@@ -11,10 +11,17 @@ use plinth_dockerfile::{dump_buildkit, parse};
 fn corpus_dir() -> PathBuf {
     let base = match std::env::var_os("PLINTH_CORPORA") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpora")),
+        None => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/corpora"
+        )),
     };
     let dir = base.join("dockerfile");
-    assert!(dir.is_dir(), "corpus missing: {} (set PLINTH_CORPORA)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "corpus missing: {} (set PLINTH_CORPORA)",
+        dir.display()
+    );
     dir
 }
 
@@ -42,14 +49,28 @@ fn testfiles_match_buildkit_dump() {
             Ok(df) => {
                 let got = dump_buildkit(&df);
                 if got != expected {
-                    failures.push(format!("{name}: dump differs\n--- expected\n{expected}--- got\n{got}"));
+                    failures.push(format!(
+                        "{name}: dump differs\n--- expected\n{expected}--- got\n{got}"
+                    ));
                 }
             }
-            Err(e) => failures.push(format!("{name}: parse error: {}", e.render("Dockerfile", &src))),
+            Err(e) => failures.push(format!(
+                "{name}: parse error: {}",
+                e.render("Dockerfile", &src)
+            )),
         }
     }
-    println!("testfiles: {}/{} passed", cases.len() - failures.len(), cases.len());
-    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "testfiles: {}/{} passed",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -60,21 +81,31 @@ fn negative_testfiles_fail() {
     for (name, dir) in &cases {
         let src = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
         match parse(&src) {
-            Ok(df) => failures.push(format!("{name}: parsed but must fail:\n{}", dump_buildkit(&df))),
+            Ok(df) => failures.push(format!(
+                "{name}: parsed but must fail:\n{}",
+                dump_buildkit(&df)
+            )),
             Err(e) => {
                 let rendered = e.render("Dockerfile", &src);
                 assert!(rendered.starts_with("Dockerfile:"), "{rendered}");
             }
         }
     }
-    println!("testfiles-negative: {}/{} passed", cases.len() - failures.len(), cases.len());
+    println!(
+        "testfiles-negative: {}/{} passed",
+        cases.len() - failures.len(),
+        cases.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn env_var_test() {
     let text = std::fs::read_to_string(corpus_dir().join("envVarTest")).unwrap();
-    let env: Vec<String> = ["PWD=/home", "SHELL=bash", "KOREAN=한국어", "NULL="].iter().map(|s| s.to_string()).collect();
+    let env: Vec<String> = ["PWD=/home", "SHELL=bash", "KOREAN=한국어", "NULL="]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut total = 0;
     let mut failures = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -103,12 +134,20 @@ fn env_var_test() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("line {} [{platform}] {source:?}: expected {expected:?}, got {got:?}", n + 1));
+            failures.push(format!(
+                "line {} [{platform}] {source:?}: expected {expected:?}, got {got:?}",
+                n + 1
+            ));
         }
     }
     println!("envVarTest: {}/{total} passed", total - failures.len());
     assert_eq!(total, 230, "expected 230 cases");
-    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -135,10 +174,18 @@ fn words_test() {
             Err(_) => vec!["error".to_string()],
         };
         if got != expected {
-            failures.push(format!("line {} {test:?}: expected {expected:?}, got {got:?}", n + 1));
+            failures.push(format!(
+                "line {} {test:?}: expected {expected:?}, got {got:?}",
+                n + 1
+            ));
         }
     }
     println!("wordsTest: {}/{total} passed", total - failures.len());
     assert_eq!(total, 24, "expected 24 cases");
-    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

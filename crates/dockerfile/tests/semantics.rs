@@ -10,7 +10,8 @@ fn opts() -> ExpandOptions {
 
 #[test]
 fn stages_and_names() {
-    let src = "FROM golang:1.22 AS Build\nRUN go build\nFROM scratch\nCOPY --from=build /app /app\n";
+    let src =
+        "FROM golang:1.22 AS Build\nRUN go build\nFROM scratch\nCOPY --from=build /app /app\n";
     let df = parse(src).unwrap();
     let stages = df.stages();
     assert_eq!(stages.len(), 2);
@@ -21,15 +22,22 @@ fn stages_and_names() {
     assert_eq!(stages[1].name, None);
     let refs = df.image_refs(&opts());
     assert_eq!(refs.len(), 3);
-    assert_eq!((refs[0].source, refs[0].kind), (RefSource::From, RefKind::Image));
+    assert_eq!(
+        (refs[0].source, refs[0].kind),
+        (RefSource::From, RefKind::Image)
+    );
     assert_eq!(refs[1].kind, RefKind::Scratch);
-    assert_eq!((refs[2].source, refs[2].kind), (RefSource::CopyFrom, RefKind::Stage { index: 0 }));
+    assert_eq!(
+        (refs[2].source, refs[2].kind),
+        (RefSource::CopyFrom, RefKind::Stage { index: 0 })
+    );
     assert_eq!(refs[2].span.text(src), "build");
 }
 
 #[test]
 fn from_with_args_reports_dependencies() {
-    let src = "ARG VER=3.12\nARG BASE=python:${VER}-slim\nFROM ${BASE} AS app\nFROM python:${VER}\n";
+    let src =
+        "ARG VER=3.12\nARG BASE=python:${VER}-slim\nFROM ${BASE} AS app\nFROM python:${VER}\n";
     let df = parse(src).unwrap();
     let refs = df.image_refs(&opts());
     assert_eq!(refs[0].resolved, "python:3.12-slim");
@@ -38,8 +46,14 @@ fn from_with_args_reports_dependencies() {
     let deps = &refs[0].arg_deps;
     assert_eq!(deps.len(), 2);
     assert_eq!((deps[0].name.as_str(), deps[0].direct), ("BASE", true));
-    assert_eq!(deps[0].default_span.unwrap().text(src), "python:${VER}-slim");
-    assert_eq!(deps[0].decl_span.unwrap().text(src), "BASE=python:${VER}-slim");
+    assert_eq!(
+        deps[0].default_span.unwrap().text(src),
+        "python:${VER}-slim"
+    );
+    assert_eq!(
+        deps[0].decl_span.unwrap().text(src),
+        "BASE=python:${VER}-slim"
+    );
     assert_eq!((deps[1].name.as_str(), deps[1].direct), ("VER", false));
     assert_eq!(deps[1].default_span.unwrap().text(src), "3.12");
     assert!(refs[0].uses_args());
@@ -58,7 +72,10 @@ fn build_args_override_defaults() {
     assert_eq!(refs[0].resolved, "alpine:3.20");
     assert_eq!(refs[0].arg_deps[0].source, ArgSource::BuildArg);
     // The default's span is still reported, for a tool that pins the default.
-    assert_eq!(refs[0].arg_deps[0].default_span.unwrap().text(src), "alpine:3.19");
+    assert_eq!(
+        refs[0].arg_deps[0].default_span.unwrap().text(src),
+        "alpine:3.19"
+    );
 }
 
 #[test]
@@ -70,7 +87,10 @@ fn global_args_are_scoped_to_from_lines() {
     assert_eq!(refs[0].resolved, "busybox");
     // Inside the stage, globals are invisible until redeclared.
     assert_eq!(refs[1].resolved, ":");
-    assert_eq!(refs[1].unset_args, vec!["IMG".to_string(), "TAG".to_string()]);
+    assert_eq!(
+        refs[1].unset_args,
+        vec!["IMG".to_string(), "TAG".to_string()]
+    );
     // `ARG TAG` without default inherits the global value.
     assert_eq!(refs[2].resolved, ":1");
     assert_eq!(refs[2].arg_deps[0].source, ArgSource::Global);
@@ -107,10 +127,20 @@ fn unset_args_in_from_are_reported() {
     let a = df.analyze(&opts());
     assert_eq!(a.refs[0].resolved, "debian");
     assert_eq!(a.unset_args.len(), 2);
-    assert_eq!((a.unset_args[0].name.as_str(), a.unset_args[0].declared), ("BASE", true));
-    assert_eq!((a.unset_args[1].name.as_str(), a.unset_args[1].declared), ("NOPE", false));
+    assert_eq!(
+        (a.unset_args[0].name.as_str(), a.unset_args[0].declared),
+        ("BASE", true)
+    );
+    assert_eq!(
+        (a.unset_args[1].name.as_str(), a.unset_args[1].declared),
+        ("NOPE", false)
+    );
     assert_eq!(a.refs[0].arg_deps[0].source, ArgSource::Unset);
-    assert!(a.problems.iter().any(|p| p.message.contains("should not be blank")));
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.message.contains("should not be blank"))
+    );
 }
 
 #[test]
@@ -124,7 +154,10 @@ fn mount_and_copy_from_variants() {
     assert_eq!(r[3].kind, RefKind::Image);
     assert_eq!(r[3].span.text(src), "nginx:1.25");
     assert_eq!(r[4].kind, RefKind::Stage { index: 0 });
-    assert_eq!((r[5].source, r[5].resolved.as_str()), (RefSource::MountFrom, "ghcr.io/o/i:1"));
+    assert_eq!(
+        (r[5].source, r[5].resolved.as_str()),
+        (RefSource::MountFrom, "ghcr.io/o/i:1")
+    );
     assert_eq!(r[5].span.text(src), "ghcr.io/o/i:1");
     assert_eq!(r[6].kind, RefKind::Stage { index: 0 });
     assert_eq!(r[6].span.text(src), "base");
@@ -140,16 +173,29 @@ fn invalid_from_lines_are_problems() {
     let df = parse(src).unwrap();
     let a = df.analyze(&opts());
     let msgs: Vec<&str> = a.problems.iter().map(|p| p.message.as_str()).collect();
-    assert!(msgs.iter().any(|m| m.contains("one or three arguments")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("invalid name for build stage")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("invalid stage index 5")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("one or three arguments")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("invalid name for build stage")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains("invalid stage index 5")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
 fn env_in_stage_is_visible() {
     let src = "FROM a\nENV IMG=busybox:1\nCOPY --from=$IMG / /\n";
     let df = parse(src).unwrap();
-    let refs = df.image_refs(&ExpandOptions { build_args: BTreeMap::new(), ..opts() });
+    let refs = df.image_refs(&ExpandOptions {
+        build_args: BTreeMap::new(),
+        ..opts()
+    });
     assert_eq!(refs[1].resolved, "busybox:1");
     assert_eq!(refs[1].arg_deps[0].source, ArgSource::Env);
 }
@@ -177,11 +223,17 @@ fn errors_render_with_location() {
     assert_eq!(e.line(), 2);
     assert!(e.to_string().contains("unterminated heredoc"));
     let e = parse("# escape=x\nFROM a\n").unwrap_err();
-    assert!(e.render("D", "# escape=x\nFROM a\n").starts_with("D:1:1: invalid escape token 'x'"));
+    assert!(
+        e.render("D", "# escape=x\nFROM a\n")
+            .starts_with("D:1:1: invalid escape token 'x'")
+    );
     let e = parse("# syntax=a\n# syntax=b\nFROM a\n").unwrap_err();
     assert_eq!(e.line(), 2);
     let e = parse("FROM a\nCMD [\"a\", 1]\n").unwrap_err();
-    assert!(e.render("Dockerfile", "FROM a\nCMD [\"a\", 1]\n").contains("expected: a JSON array of strings"));
+    assert!(
+        e.render("Dockerfile", "FROM a\nCMD [\"a\", 1]\n")
+            .contains("expected: a JSON array of strings")
+    );
     let e = parse("").unwrap_err();
     assert_eq!(e.to_string(), "1:1: file with no instructions");
 }
@@ -192,7 +244,10 @@ fn directives_are_kept() {
     let df = parse(src).unwrap();
     assert_eq!(df.directive("syntax"), Some("docker/dockerfile:1.7"));
     assert_eq!(df.directive("check"), Some("skip=JSONArgsRecommended"));
-    assert_eq!(df.directives[0].value_span.text(src), "docker/dockerfile:1.7");
+    assert_eq!(
+        df.directives[0].value_span.text(src),
+        "docker/dockerfile:1.7"
+    );
     // A directive after an instruction is an ordinary comment.
     assert_eq!(df.escape, '\\');
     assert_eq!(df.instructions.len(), 2);

@@ -5,7 +5,11 @@ use plinth_dockerfile::{Args, InstructionKind, parse};
 
 fn from_word(src: &str, n: usize) -> plinth_dockerfile::Word {
     let df = parse(src).unwrap();
-    let froms: Vec<_> = df.instructions.iter().filter(|i| i.kind == InstructionKind::From).collect();
+    let froms: Vec<_> = df
+        .instructions
+        .iter()
+        .filter(|i| i.kind == InstructionKind::From)
+        .collect();
     match &froms[n].args {
         Args::List(w) => w[0].clone(),
         other => panic!("{other:?}"),
@@ -17,7 +21,10 @@ fn plain_from_span() {
     let src = "FROM python:3.12-slim AS app\n";
     let w = from_word(src, 0);
     assert_eq!(w.span.text(src), "python:3.12-slim");
-    assert_eq!((w.span.start, w.span.end, w.span.line, w.span.col), (5, 21, 1, 6));
+    assert_eq!(
+        (w.span.start, w.span.end, w.span.line, w.span.col),
+        (5, 21, 1, 6)
+    );
 }
 
 #[test]
@@ -45,14 +52,23 @@ fn crlf_spans() {
     let w = from_word(src, 0);
     assert_eq!(w.span.text(src), "debian:${V}");
     assert_eq!((w.span.line, w.span.col), (2, 6));
-    let Args::List(words) = &df.instructions[1].args else { panic!() };
+    let Args::List(words) = &df.instructions[1].args else {
+        panic!()
+    };
     assert_eq!(words[2].span.text(src), "base");
     assert_eq!((words[2].span.line, words[2].span.col), (3, 6));
-    assert_eq!(df.instructions[1].span.text(src), "FROM debian:${V} \\\r\n  AS base");
-    let Args::Shell(run) = &df.instructions[2].args else { panic!() };
+    assert_eq!(
+        df.instructions[1].span.text(src),
+        "FROM debian:${V} \\\r\n  AS base"
+    );
+    let Args::Shell(run) = &df.instructions[2].args else {
+        panic!()
+    };
     assert_eq!(run.value, "a   b");
     assert_eq!(run.span.text(src), "a \\\r\n  b");
-    let Args::Args(decls) = &df.instructions[0].args else { panic!() };
+    let Args::Args(decls) = &df.instructions[0].args else {
+        panic!()
+    };
     assert_eq!(decls[0].default.as_ref().unwrap().span.text(src), "1.2");
 }
 
@@ -64,7 +80,9 @@ fn backtick_escape_spans() {
     let w = from_word(src, 0);
     assert_eq!(w.span.text(src), "mcr.microsoft.com/windows:ltsc2022");
     assert_eq!((w.span.line, w.span.col), (3, 5));
-    let Args::Shell(run) = &df.instructions[1].args else { panic!() };
+    let Args::Shell(run) = &df.instructions[1].args else {
+        panic!()
+    };
     assert_eq!(run.value, "dir c:\\   && echo");
 }
 
@@ -72,12 +90,20 @@ fn backtick_escape_spans() {
 fn continuation_with_comments_and_blank_lines() {
     let src = "FROM a\nRUN echo \\\n# comment\n\n   one \\\n  two\n";
     let df = parse(src).unwrap();
-    let Args::Shell(run) = &df.instructions[1].args else { panic!() };
+    let Args::Shell(run) = &df.instructions[1].args else {
+        panic!()
+    };
     assert_eq!(run.value, "echo    one   two");
     assert_eq!(run.span.start, src.find("echo").unwrap());
     assert_eq!(run.span.end, src.find("two").unwrap() + 3);
     assert_eq!(df.warnings.len(), 1);
-    assert_eq!((df.instructions[1].span.line, df.instructions[1].span.end_line), (2, 6));
+    assert_eq!(
+        (
+            df.instructions[1].span.line,
+            df.instructions[1].span.end_line
+        ),
+        (2, 6)
+    );
 }
 
 #[test]
@@ -100,7 +126,10 @@ fn flag_spans() {
     assert_eq!(from.value_span.unwrap().text(src), "b");
     assert_eq!(copy.flag("link").unwrap().value, None);
     let run = &df.instructions[2];
-    assert_eq!(run.flag("mount").unwrap().value.as_deref(), Some("type=cache,from=b,target=/c"));
+    assert_eq!(
+        run.flag("mount").unwrap().value.as_deref(),
+        Some("type=cache,from=b,target=/c")
+    );
     assert_eq!(run.flag("network").unwrap().value.as_deref(), Some("none"));
 }
 
@@ -108,7 +137,9 @@ fn flag_spans() {
 fn json_and_heredoc_spans() {
     let src = "FROM a\nCMD [\"sh\", \"-c\"]\nRUN <<EOF bash\nset -e\n  echo hi\nEOF\nCOPY <<-'X' /etc/x\n\tkeep $HOME\n\tX\n";
     let df = parse(src).unwrap();
-    let Args::Exec(items) = &df.instructions[1].args else { panic!() };
+    let Args::Exec(items) = &df.instructions[1].args else {
+        panic!()
+    };
     assert_eq!(items[1].span.text(src), "\"-c\"");
     let run = &df.instructions[2];
     assert_eq!(run.heredocs.len(), 1);
@@ -128,9 +159,14 @@ fn json_and_heredoc_spans() {
 fn arg_default_spans() {
     let src = "ARG A=1 B=\"two words\" C\nFROM x\n";
     let df = parse(src).unwrap();
-    let Args::Args(d) = &df.instructions[0].args else { panic!() };
+    let Args::Args(d) = &df.instructions[0].args else {
+        panic!()
+    };
     assert_eq!(d[0].default.as_ref().unwrap().span.text(src), "1");
-    assert_eq!(d[1].default.as_ref().unwrap().span.text(src), "\"two words\"");
+    assert_eq!(
+        d[1].default.as_ref().unwrap().span.text(src),
+        "\"two words\""
+    );
     assert_eq!(d[1].name.span.text(src), "B");
     assert!(d[2].default.is_none());
     assert_eq!(d[2].raw.span.text(src), "C");

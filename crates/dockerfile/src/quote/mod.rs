@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn quotes_like_go() {
         assert_eq!(go_quote("a"), "\"a\"");
-        assert_eq!(go_quote("\" \\ / \u{8} \u{c} \n \r \t \0"), r#""\" \\ / \b \f \n \r \t \x00""#);
+        assert_eq!(
+            go_quote("\" \\ / \u{8} \u{c} \n \r \t \0"),
+            r#""\" \\ / \b \f \n \r \t \x00""#
+        );
         assert_eq!(go_quote("♥☃"), "\"♥☃\"");
         assert_eq!(go_quote("\u{7}\u{b}\u{7f}"), r#""\a\v\x7f""#);
         assert_eq!(go_quote("\u{a0}\u{200b}"), r#""\u00a0\u200b""#);
