@@ -19,6 +19,8 @@
 //! assert_eq!(default.text(src), "python:3.12");
 //! ```
 
+#![warn(missing_docs)]
+
 mod ast;
 mod directives;
 mod dump;

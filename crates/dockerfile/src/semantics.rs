@@ -468,6 +468,13 @@ impl Dockerfile {
             }
         }
 
+        let mut names = StageNames::new();
+        for st in &stages {
+            if let Some(n) = &st.name {
+                names.entry(n.clone()).or_insert(st.index);
+            }
+        }
+        let names = &names;
         for stage in &stages {
             let from = &self.instructions[stage.from_instruction];
             // FROM validation as BuildKit's parseBuildStageName.
@@ -543,7 +550,7 @@ impl Dockerfile {
                 }
                 None => (None, None, None),
             };
-            let kind = classify(&ex.value, &stages[..stage.index], None);
+            let kind = classify(&ex.value, names, stage.index, None);
             refs.push(ImageRef {
                 source: RefSource::From,
                 instruction: stage.from_instruction,
@@ -568,7 +575,7 @@ impl Dockerfile {
                     ins,
                     n,
                     stage,
-                    &stages,
+                    names,
                     &global,
                     &mut scope,
                     opts,
@@ -593,7 +600,7 @@ impl Dockerfile {
         ins: &Instruction,
         n: usize,
         stage: &Stage,
-        stages: &[Stage],
+        names: &StageNames,
         global: &Scope,
         scope: &mut Scope,
         opts: &ExpandOptions,
@@ -634,7 +641,7 @@ impl Dockerfile {
                         span,
                         n,
                         stage,
-                        stages,
+                        names,
                         scope,
                         lexer,
                         problems,
@@ -666,7 +673,7 @@ impl Dockerfile {
                             span,
                             n,
                             stage,
-                            stages,
+                            names,
                             scope,
                             lexer,
                             problems,
@@ -678,7 +685,7 @@ impl Dockerfile {
             InstructionKind::Onbuild => {
                 if let Some(inner) = ins.onbuild_inner() {
                     self.stage_instruction(
-                        inner, n, stage, stages, global, scope, opts, lexer, refs, problems, true,
+                        inner, n, stage, names, global, scope, opts, lexer, refs, problems, true,
                     );
                 }
             }
@@ -694,7 +701,7 @@ impl Dockerfile {
         span: Span,
         n: usize,
         stage: &Stage,
-        stages: &[Stage],
+        names: &StageNames,
         scope: &Scope,
         lexer: &Lexer,
         problems: &mut Vec<Problem>,
@@ -708,7 +715,7 @@ impl Dockerfile {
                 message: e.clone(),
             });
         }
-        let kind = classify(&ex.value, stages, Some(stage.index));
+        let kind = classify(&ex.value, names, usize::MAX, Some(stage.index));
         if let RefKind::Stage { index } = kind
             && index >= stage.index
             && !onbuild
@@ -738,9 +745,13 @@ impl Dockerfile {
     }
 }
 
+/// Stage names (lowercased) to the index of the first stage with that name.
+type StageNames = BTreeMap<String, usize>;
+
 /// Classifies a resolved reference: `scratch`, a stage (by name, or by index for
-/// `--from`), or an image. `FROM` (`current == None`) sees only earlier stages.
-fn classify(resolved: &str, stages: &[Stage], current: Option<usize>) -> RefKind {
+/// `--from`), or an image. `FROM` (`current == None`) sees only stages before
+/// `before`.
+fn classify(resolved: &str, names: &StageNames, before: usize, current: Option<usize>) -> RefKind {
     if resolved == "scratch" {
         return RefKind::Scratch;
     }
@@ -751,12 +762,10 @@ fn classify(resolved: &str, stages: &[Stage], current: Option<usize>) -> RefKind
     {
         return RefKind::Stage { index };
     }
-    let lower = resolved.to_lowercase();
-    stages
-        .iter()
-        .filter(|s| current.is_none_or(|c| s.index != c))
-        .find(|s| s.name.as_deref() == Some(lower.as_str()))
-        .map_or(RefKind::Image, |s| RefKind::Stage { index: s.index })
+    match names.get(&resolved.to_lowercase()) {
+        Some(&index) if current.map_or(index < before, |c| index != c) => RefKind::Stage { index },
+        _ => RefKind::Image,
+    }
 }
 
 /// Declares the names of an ARG instruction in `scope` (BuildKit's `dispatchArg`;
