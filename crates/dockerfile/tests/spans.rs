@@ -171,3 +171,48 @@ fn arg_default_spans() {
     assert!(d[2].default.is_none());
     assert_eq!(d[2].raw.span.text(src), "C");
 }
+
+#[test]
+fn several_heredocs_and_onbuild() {
+    let src = "FROM a\nRUN <<A cat - <<\"B\" > /x\none $X\nA\ntwo $Y\nB\nONBUILD RUN <<EOF\nhi\nEOF\nRUN [\"<<EOF\"]\n";
+    let df = parse(src).unwrap();
+    let run = &df.instructions[1];
+    assert_eq!(run.heredocs.len(), 2);
+    assert_eq!(
+        (
+            run.heredocs[0].name.as_str(),
+            run.heredocs[0].content.as_str(),
+            run.heredocs[0].expand
+        ),
+        ("A", "one $X\n", true)
+    );
+    assert_eq!(
+        (
+            run.heredocs[1].name.as_str(),
+            run.heredocs[1].content.as_str(),
+            run.heredocs[1].expand
+        ),
+        ("B", "two $Y\n", false)
+    );
+    assert_eq!(run.heredocs[1].body_span.text(src), "two $Y\n");
+    let onbuild = &df.instructions[2];
+    assert_eq!(onbuild.heredocs.len(), 1);
+    assert_eq!(onbuild.heredocs[0].content, "hi\n");
+    // JSON form never has heredocs.
+    assert!(df.instructions[3].heredocs.is_empty());
+    assert_eq!(
+        plinth_dockerfile::dump_buildkit(&df),
+        "(from \"a\")\n(run \"<<A cat - <<\\\"B\\\" > /x\")\n(onbuild (run \"<<EOF\"))\n(run \"<<EOF\")\n"
+    );
+}
+
+#[test]
+fn unknown_instruction_and_flags_dump() {
+    let src = "FROM a\nFOO --x bar baz\nHEALTHCHECK NONE\nONBUILD\nMAINTAINER me <me@x>\nSTOPSIGNAL SIGTERM\n";
+    let df = parse(src).unwrap();
+    assert_eq!(df.instructions[1].kind, InstructionKind::Unknown);
+    assert_eq!(
+        plinth_dockerfile::dump_buildkit(&df),
+        "(from \"a\")\n(foo [\"--x\"] \"\")\n(healthcheck \"NONE\")\n(onbuild)\n(maintainer \"me <me@x>\")\n(stopsignal \"SIGTERM\")\n"
+    );
+}
