@@ -27,6 +27,9 @@ pub enum ErrorKind {
     /// A here-document without its terminator line.
     #[error("unterminated heredoc {0:?}")]
     UnterminatedHeredoc(String),
+    /// `ONBUILD ONBUILD …` nested beyond the parser's bound.
+    #[error("ONBUILD nested deeper than {0} levels")]
+    NestedOnbuild(usize),
     /// A here-document delimiter that the shell lexer rejects.
     #[error("invalid heredoc delimiter: {0}")]
     HeredocDelimiter(String),
@@ -47,6 +50,9 @@ impl ErrorKind {
                 "a JSON array of strings, such as [\"executable\", \"arg\"]"
             }
             ErrorKind::UnterminatedHeredoc(_) => "a line holding only the heredoc delimiter",
+            ErrorKind::NestedOnbuild(_) => {
+                "one trigger instruction after ONBUILD (chaining ONBUILD isn't allowed)"
+            }
             ErrorKind::HeredocDelimiter(_) => {
                 "a single word after `<<`, such as `<<EOF` or `<<\"EOF\"`"
             }

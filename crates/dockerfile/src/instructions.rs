@@ -50,8 +50,16 @@ impl Tracked {
     }
 }
 
+/// How many `ONBUILD` may nest in one line. BuildKit's parser has no bound
+/// (its builder refuses any chaining); this one keeps recursion shallow.
+pub(crate) const MAX_ONBUILD_NESTING: usize = 16;
+
 /// Parses one logical line (`line` with offsets mapped by `ctx.map`).
 pub(crate) fn parse_line(line: &str, ctx: &Ctx<'_>) -> Result<Instruction, ErrorKind> {
+    parse_line_nested(line, ctx, 0)
+}
+
+fn parse_line_nested(line: &str, ctx: &Ctx<'_>, depth: usize) -> Result<Instruction, ErrorKind> {
     let lead = line.len() - line.trim_start_matches(is_space).len();
     let trimmed = line.trim_matches(is_space);
     let kw_len = trimmed.find(is_ws).unwrap_or(trimmed.len());
@@ -95,6 +103,8 @@ pub(crate) fn parse_line(line: &str, ctx: &Ctx<'_>) -> Result<Instruction, Error
         Onbuild => {
             if rest.is_empty() {
                 Args::None
+            } else if depth >= MAX_ONBUILD_NESTING {
+                return Err(ErrorKind::NestedOnbuild(MAX_ONBUILD_NESTING));
             } else {
                 let map = ctx.map.shifted(a0);
                 let sub = Ctx {
@@ -102,7 +112,7 @@ pub(crate) fn parse_line(line: &str, ctx: &Ctx<'_>) -> Result<Instruction, Error
                     map: &map,
                     escape: ctx.escape,
                 };
-                Args::Onbuild(Box::new(parse_line(rest, &sub)?))
+                Args::Onbuild(Box::new(parse_line_nested(rest, &sub, depth + 1)?))
             }
         }
         Unknown => Args::Ignored(ctx.word(rest, a0, a1)),

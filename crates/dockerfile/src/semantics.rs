@@ -684,6 +684,24 @@ impl Dockerfile {
             }
             InstructionKind::Onbuild => {
                 if let Some(inner) = ins.onbuild_inner() {
+                    let trigger = match inner.kind {
+                        InstructionKind::Onbuild => {
+                            Some("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string())
+                        }
+                        InstructionKind::From | InstructionKind::Maintainer => Some(format!(
+                            "{} isn't allowed as an ONBUILD trigger",
+                            inner.keyword.value.to_uppercase()
+                        )),
+                        _ => None,
+                    };
+                    if let Some(message) = trigger {
+                        problems.push(Problem {
+                            instruction: n,
+                            span: inner.span,
+                            message,
+                        });
+                        return;
+                    }
                     self.stage_instruction(
                         inner, n, stage, names, global, scope, opts, lexer, refs, problems, true,
                     );

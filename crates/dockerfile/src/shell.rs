@@ -177,6 +177,7 @@ impl Lexer {
     /// Expands `word` and reports both forms plus the variables it used.
     pub fn process<E: Env + ?Sized>(&self, word: &str, env: &E) -> Result<Processed, ShellError> {
         let mut sw = ShellWord {
+            depth: 0,
             lex: *self,
             chars: word.chars().collect(),
             pos: 0,
@@ -200,7 +201,12 @@ impl Lexer {
     }
 }
 
+/// How deeply `${…}` may nest. Go's growable stacks have no such limit; this
+/// bound keeps a hostile input from overflowing the thread's stack.
+const MAX_NESTING: usize = 64;
+
 struct ShellWord<'e, E: Env + ?Sized> {
+    depth: usize,
     lex: Lexer,
     chars: Vec<char>,
     pos: usize,
@@ -268,10 +274,17 @@ impl<E: Env + ?Sized> ShellWord<'_, E> {
         stop: Option<char>,
         raw_escapes: bool,
     ) -> Res<(String, Vec<String>)> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!(
+                "syntax error: substitutions nested deeper than {MAX_NESTING} levels"
+            ));
+        }
+        self.depth += 1;
         let saved = self.raw_escapes;
         self.raw_escapes = raw_escapes;
         let r = self.process_stop_on_inner(stop);
         self.raw_escapes = saved;
+        self.depth -= 1;
         r
     }
 
@@ -857,6 +870,20 @@ mod tests {
                 .contains("boom")
         );
         assert!(process_word("${V/\\x/y}", &e).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let e = env();
+        let deep = "${A:-".repeat(100_000) + &"}".repeat(100_000);
+        assert!(
+            process_word(&deep, &e)
+                .unwrap_err()
+                .message
+                .contains("nested deeper")
+        );
+        let ok = "${A:-".repeat(60) + "x" + &"}".repeat(60);
+        assert_eq!(process_word(&ok, &e).unwrap(), "x");
     }
 
     #[test]

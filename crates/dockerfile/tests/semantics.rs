@@ -252,3 +252,24 @@ fn directives_are_kept() {
     assert_eq!(df.escape, '\\');
     assert_eq!(df.instructions.len(), 2);
 }
+
+#[test]
+fn onbuild_chains_are_bounded() {
+    let df = parse("FROM a\nONBUILD ONBUILD RUN x\nONBUILD FROM b\n").unwrap();
+    let a = df.analyze(&opts());
+    assert_eq!(a.problems.len(), 2, "{:?}", a.problems);
+    assert!(a.problems[0].message.contains("Chaining ONBUILD"));
+    assert!(a.problems[1].message.contains("FROM isn't allowed"));
+    // A hostile chain is an error, not a stack overflow.
+    let src = format!("FROM a\n{}RUN x\n", "ONBUILD ".repeat(200_000));
+    let e = parse(&src).unwrap_err();
+    assert!(e.to_string().contains("ONBUILD nested deeper"), "{e}");
+    // Deeply nested substitutions in FROM: a problem, not a crash.
+    let src = format!("FROM {}x{}\n", "${A:-".repeat(50_000), "}".repeat(50_000));
+    let a = parse(&src).unwrap().analyze(&opts());
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.message.contains("nested deeper"))
+    );
+}
