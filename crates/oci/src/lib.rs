@@ -5,6 +5,7 @@
 //! (a registry, an OCI image layout, a docker-archive) implements the same
 //! [`source::Source`] / [`source::Sink`] traits, so commands never care where an image is.
 
+pub mod archive;
 pub mod blobs;
 pub mod copy;
 pub mod digest;
