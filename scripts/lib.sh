@@ -6,6 +6,7 @@
 
 PLINTH_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PLINTH_REPO_DIR=$(cd "$PLINTH_SCRIPTS_DIR/.." && pwd)
+export PLINTH_REPO_DIR
 PLINTH_TEST_STATE=${PLINTH_TEST_STATE:-/tmp/plinth-test-env}
 export PLINTH_TEST_STATE
 

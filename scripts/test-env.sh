@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# test-env.sh — the one entry point for plinth's test environment.
+#
+# Installs what is missing (Debian packages), starts the registries and the token issuer
+# (scripts/registry-env.sh start), builds and pushes the test images
+# (scripts/test-images.sh), then prints the line to source:
+#
+#   eval "$(scripts/test-env.sh)"   # = source $STATE/env; source $STATE/images.env
+#
+# stdout carries only `source …` lines; progress goes to stderr.
+#
+# Timings on the 2-core CI machine kind (see the final lines of the run for yours):
+#   cold (no packages cache, no images cache, empty registries): TIMING_COLD
+#   warm (everything running and pushed):                        TIMING_WARM
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+# Everything the scripts and the interop tests use, installed once.
+ensure_packages docker-registry apache2-utils openssl curl python3 ca-certificates iproute2 \
+  util-linux rsync mmdebstrap debian-archive-keyring eatmydata umoci skopeo runc \
+  oci-image-tool
+
+"$PLINTH_SCRIPTS_DIR/registry-env.sh" start
+"$PLINTH_SCRIPTS_DIR/test-images.sh" >&2
+plinth_log "test environment ready in ${SECONDS}s"
+printf 'source %s\n' "$PLINTH_TEST_STATE/env" "$PLINTH_TEST_STATE/images.env"
