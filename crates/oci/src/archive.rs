@@ -373,7 +373,7 @@ impl TarIndex {
             .map_err(|e| Error::io(path, e))?;
         let mut nodes = HashMap::new();
         for entry in entries {
-            let entry = entry.map_err(|e| archive_error(path, format!("unreadable tar: {e}")))?;
+            let entry = entry.map_err(|e| unreadable(path, len, nodes.is_empty(), e))?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let name = clean_name(&raw).map_err(|why| {
                 archive_error(path, format!("refusing the archive: entry {raw:?} {why}"))
@@ -504,11 +504,10 @@ impl TarIndex {
     /// Parses `manifest.json`.
     fn manifest_items(&self, file: &mut std::fs::File) -> Result<Vec<ManifestItem>> {
         let span = self.resolve(MANIFEST_JSON).map_err(|e| match e {
-            Error::NotFound(_) => Error::NotFound(format!(
-                "docker-archive {}: manifest.json (docker save writes one; is this a \
-                 docker-archive?)",
-                self.path.display()
-            )),
+            Error::NotFound(_) => archive_error(
+                &self.path,
+                "no manifest.json: not an archive written by docker save",
+            ),
             e => e,
         })?;
         let bytes = self.read_small(file, MANIFEST_JSON, span)?;
@@ -589,6 +588,22 @@ fn open_archive(path: &Path) -> Result<std::fs::File> {
         io::ErrorKind::NotFound => Error::NotFound(format!("docker-archive {}", path.display())),
         _ => Error::io(path, e),
     })
+}
+
+/// Explains why the tar cannot be read: cut short, not a tar at all, or corrupt.
+fn unreadable(path: &Path, len: u64, first: bool, e: io::Error) -> Error {
+    if !len.is_multiple_of(512) {
+        archive_error(
+            path,
+            format!(
+                "truncated archive: {len} bytes is not a whole number of 512-byte tar blocks ({e})"
+            ),
+        )
+    } else if first {
+        archive_error(path, "not a tar archive")
+    } else {
+        archive_error(path, format!("corrupt tar archive: {e}"))
+    }
 }
 
 /// Refuses gzip/zstd-compressed archives: entries are read by seeking, which needs a plain tar.
