@@ -174,6 +174,24 @@ impl DockerArchive {
         &self.selector
     }
 
+    /// A writer of a new archive at this path, tagged with this selector's reference (the
+    /// counterpart of [`DockerArchive::parse`] for `docker-archive:PATH[:REF]` destinations).
+    /// `@N` is refused: it selects an image to read.
+    pub fn into_writer(self) -> Result<ArchiveWriter> {
+        let reference = match self.selector {
+            Selector::Only => None,
+            Selector::Ref(r) => Some(r),
+            Selector::Index(n) => {
+                return Err(Error::Invalid(format!(
+                    "docker-archive:{}:@{n}: @N selects an image to read; name the image to \
+                     write with a reference",
+                    self.path.display()
+                )));
+            }
+        };
+        DockerArchive::writer(self.path, reference)
+    }
+
     /// The images `manifest.json` lists, in order.
     pub async fn images(&self) -> Result<Vec<ManifestItem>> {
         let tar = self.tar_index().await?;
@@ -565,7 +583,13 @@ impl TarIndex {
             if !self.has(&blob_entry(&desc.digest)) {
                 continue; // children of other platforms are often left out
             }
-            let raw = self.read_manifest(file, desc)?;
+            // A manifest plinth cannot parse may belong to another image (an attestation, a
+            // newer format): skip it. Corrupt bytes (a digest mismatch) are an error.
+            let raw = match self.read_manifest(file, desc) {
+                Ok(raw) => raw,
+                Err(Error::Manifest { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             let found = match (kind, raw.as_index(), raw.as_image()) {
                 (ManifestKind::Index, Some(index), _) if depth < MAX_INDEX_DEPTH => {
                     self.search(file, &index.manifests, config, depth + 1)?

@@ -387,6 +387,88 @@ async fn the_writer_refuses_digest_references() {
     assert_eq!(list_dir(tmp.path()), Vec::<String>::new());
 }
 
+#[tokio::test]
+async fn an_embedded_layout_is_searched_through_nested_indexes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = layer_tar(&[("n", b"nested")]);
+    let config = config_json(&[Digest::sha256(&layer)]);
+    let (config_d, layer_d) = (Digest::sha256(&config), Digest::sha256(&layer));
+    // Odd spacing on purpose: the bytes must be served as they are.
+    let manifest = format!(
+        r#"{{ "schemaVersion": 2, "mediaType": "{}",
+  "config": {{"mediaType": "{}", "digest": "{config_d}", "size": {}}},
+  "layers": [{{"mediaType": "{}", "digest": "{layer_d}", "size": {}}}] }}"#,
+        media::OCI_MANIFEST,
+        media::OCI_CONFIG,
+        config.len(),
+        media::OCI_LAYER,
+        layer.len()
+    );
+    let manifest_d = Digest::sha256(manifest.as_bytes());
+    let absent = Digest::sha256(b"another platform, not saved");
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_INDEX,
+        "manifests": [
+            {"mediaType": media::OCI_MANIFEST, "digest": absent, "size": 100,
+             "platform": {"architecture": "arm64", "os": "linux"}},
+            {"mediaType": media::OCI_MANIFEST, "digest": manifest_d, "size": manifest.len(),
+             "platform": {"architecture": "amd64", "os": "linux"}},
+        ],
+    });
+    let index = serde_json::to_vec(&index).unwrap();
+    let index_d = Digest::sha256(&index);
+    let index_json = json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": media::OCI_INDEX, "digest": index_d, "size": index.len()}]});
+    let blob = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+    let manifest_json = json!([{"Config": blob(&config_d), "RepoTags": ["nested:1"],
+        "Layers": [blob(&layer_d)]}]);
+    let path = tmp.path().join("nested.tar");
+    write_tar(
+        &path,
+        &[
+            file("oci-layout", r#"{"imageLayoutVersion":"1.0.0"}"#),
+            file(&blob(&config_d), config),
+            file(&blob(&layer_d), layer.clone()),
+            file(&blob(&manifest_d), manifest.clone()),
+            file(&blob(&index_d), index.clone()),
+            file("index.json", serde_json::to_vec(&index_json).unwrap()),
+            file("manifest.json", serde_json::to_vec(&manifest_json).unwrap()),
+        ],
+    );
+
+    let archive = DockerArchive::parse(&format!("{}:nested:1", path.display())).unwrap();
+    let root = archive.root().await.unwrap();
+    assert_eq!(root.bytes(), manifest.as_bytes());
+    assert_eq!(root.media_type(), media::OCI_MANIFEST);
+    let index_desc = Descriptor::new(media::OCI_INDEX, index_d, index.len() as u64);
+    let served = archive.manifest(&index_desc).await.unwrap();
+    assert_eq!(served.bytes(), &index[..]);
+    let layer_desc = &root.as_image().unwrap().layers[0];
+    assert_eq!(read_blob(&archive, layer_desc).await, layer);
+    let out = Layout::new(tmp.path().join("out"), None);
+    let report = copy(&archive, &out, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.digest, manifest_d.to_string());
+}
+
+#[test]
+fn a_destination_spec_makes_a_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!("{}:debian", tmp.path().join("x.tar").display());
+    let writer = DockerArchive::parse(&spec).unwrap().into_writer().unwrap();
+    assert_eq!(
+        writer.reference().unwrap().to_string(),
+        "docker.io/library/debian:latest"
+    );
+    assert_eq!(Sink::name(&writer), format!("docker-archive:{spec}:latest"));
+    let spec = format!("{}:@1", tmp.path().join("y.tar").display());
+    let err = DockerArchive::parse(&spec)
+        .unwrap()
+        .into_writer()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Classic archives
 
