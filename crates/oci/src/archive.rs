@@ -297,16 +297,7 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result,
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => Err(Error::Other {
-                kind: ErrorKind::Io,
-                source: Box::new(e),
-            }),
-        },
-    }
+    join(tokio::task::spawn_blocking(f)).await?
 }
 
 /// The entry name of a blob in an embedded OCI layout.
@@ -1107,7 +1098,7 @@ async fn feed(
     Ok(true)
 }
 
-/// Waits for a blocking task that hands back the open archive.
+/// Waits for a blocking task; its panic is resumed here.
 async fn join<T>(task: tokio::task::JoinHandle<T>) -> Result<T> {
     task.await.map_err(|e| match e.try_into_panic() {
         Ok(panic) => std::panic::resume_unwind(panic),
