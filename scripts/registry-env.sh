@@ -201,13 +201,16 @@ start_issuer() {
 }
 
 write_env() {
-  local auth
+  local auth user_only
   auth=$(printf '%s:%s' "$USER_NAME" "$USER_PASSWORD" | base64 -w0)
+  # What `docker login` leaves for a registry whose auth server hands out refresh tokens:
+  # "auth" holds "user:" (empty password) and "identitytoken" the refresh token.
+  user_only=$(printf '%s:' "$USER_NAME" | base64 -w0)
   cat <<EOF | write_if_changed "$STATE/docker/config.json" || true
 {
   "auths": {
     "127.0.0.1:5001": { "auth": "$auth" },
-    "127.0.0.1:5002": { "identitytoken": "$REFRESH_TOKEN" }
+    "127.0.0.1:5002": { "auth": "$user_only", "identitytoken": "$REFRESH_TOKEN" }
   }
 }
 EOF

@@ -171,6 +171,7 @@ class Issuer:
 
     def grant(self, scopes, subject):
         granted = []
+        by_resource = {}  # (type, name) -> entry, so repeated scopes merge
         for s in scopes:
             if subject is None:  # anonymous
                 if s["type"] == "repository" and s["name"].startswith("public/"):
@@ -183,8 +184,14 @@ class Issuer:
                 acts = [a for a in s["actions"] if a == "*"]
             else:
                 acts = []
-            if acts:
-                granted.append({"type": s["type"], "name": s["name"], "actions": acts})
+            if not acts:
+                continue
+            entry = by_resource.get((s["type"], s["name"]))
+            if entry is None:
+                entry = {"type": s["type"], "name": s["name"], "actions": []}
+                by_resource[(s["type"], s["name"])] = entry
+                granted.append(entry)
+            entry["actions"].extend(a for a in acts if a not in entry["actions"])
         return granted
 
     def issue(self, scopes, subject, offline=False):
@@ -234,9 +241,23 @@ def make_handler(issuer: Issuer):
             self.end_headers()
             self.wfile.write(data)
 
-        def read_body(self):
+        def read_body(self, limit=1 << 20):
+            # Go's net/http sends a body of unknown length chunked (containers/image does).
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                out = b""
+                while True:
+                    line = self.rfile.readline(1024)
+                    size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return out
+                    out += self.rfile.read(size)
+                    self.rfile.readline(1024)  # CRLF after the chunk
+                    if len(out) > limit:
+                        raise ValueError("body too large")
             n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n > 0 else b""
+            return self.rfile.read(min(n, limit)) if n > 0 else b""
 
         def basic_credentials(self):
             auth = self.headers.get("Authorization") or ""
@@ -298,7 +319,10 @@ def make_handler(issuer: Issuer):
                 return self.send_json(200, {"status": "reset"})
             if url.path != "/token":
                 return self.send_json(404, {"error": "not found"})
-            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            # Form fields in the body; some clients put service/scope in the query instead.
+            form = parse_qs(url.query, keep_blank_values=True)
+            for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
+                form.setdefault(k, []).extend(v)
 
             def field(name):
                 return (form.get(name) or [None])[0]
