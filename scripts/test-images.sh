@@ -65,7 +65,7 @@ PUSHES=(
 build_rootfs() {
   local name=$1 dir=$ROOTFS/$1 debs=$CACHE/debs
   shift
-  [ -f "$dir/.plinth-done" ] && return 0
+  [ -f "$dir.done" ] && return 0
   rm -rf "$dir.tmp" "$dir"
   mkdir -p "$ROOTFS" "$debs"
   # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap's hook shell
@@ -81,13 +81,18 @@ build_rootfs() {
   # Like the images on Docker Hub: empty /dev, no host resolv.conf or hostname.
   find "$dir.tmp/dev" -mindepth 1 -delete
   rm -f "$dir.tmp/etc/resolv.conf" "$dir.tmp/etc/hostname"
-  touch "$dir.tmp/.plinth-done"
+  # The upper images clean up dpkg/debconf backups as image builds often do, so their
+  # diff layers carry real whiteouts (.wh.status-old, …) of files in the layer below.
+  if [ "$name" != minbase ]; then
+    rm -f "$dir.tmp"/var/lib/dpkg/*-old "$dir.tmp"/var/cache/debconf/*-old
+  fi
   mv "$dir.tmp" "$dir"
+  touch "$dir.done"
 }
 
 build_all_rootfs() {
-  if [ -f "$ROOTFS/minbase/.plinth-done" ] && [ -f "$ROOTFS/python/.plinth-done" ] &&
-     [ -f "$ROOTFS/buildpack/.plinth-done" ]; then
+  if [ -f "$ROOTFS/minbase.done" ] && [ -f "$ROOTFS/python.done" ] &&
+     [ -f "$ROOTFS/buildpack.done" ]; then
     return 0
   fi
   plinth_log "mmdebstrap $SUITE: +build-essential git curl (downloads the debs for all three)"
@@ -111,7 +116,7 @@ layer_over() {
   plinth_log "layer $to = $from + diff to rootfs/$3 (${SECONDS}s)"
   rm -rf "$bundle"
   umoci unpack --image "$LAYOUT.tmp:$from" "$bundle" >/dev/null
-  rsync -aHXc --delete --numeric-ids --exclude=/.plinth-done "$tree/" "$bundle/rootfs/"
+  rsync -aHXc --delete --numeric-ids "$tree/" "$bundle/rootfs/"
   umoci repack --image "$LAYOUT.tmp:$to" --history.created_by "$created_by" "$bundle" >/dev/null
   rm -rf "$bundle"
 }
@@ -129,7 +134,7 @@ PYEOF
 }
 
 build_layout() {
-  [ -f "$LAYOUT/.plinth-done" ] && return 0
+  [ -f "$LAYOUT.done" ] && [ -d "$LAYOUT" ] && return 0
   local L=$LAYOUT.tmp
   rm -rf "$L" "$CACHE/bundle"
   plinth_log "building OCI layout $LAYOUT"
@@ -275,9 +280,11 @@ os.rename(index_path + ".tmp", index_path)
 PYEOF
 
   # What the tests read: digests, sizes, platforms of every ref.
-  describe_layout "$L" >"$L/plinth-meta.json"
-  touch "$L/.plinth-done"
+  describe_layout "$L" >"$CACHE/meta.json.tmp"
+  mv "$CACHE/meta.json.tmp" "$CACHE/meta.json"
+  rm -rf "$LAYOUT" "$LAYOUT.done"
   mv "$L" "$LAYOUT"
+  touch "$LAYOUT.done"
 }
 
 # describe_layout DIR: JSON {ref: {digest, mediaType, layers, compressed, uncompressed, …}}
@@ -319,10 +326,7 @@ for desc in json.load(open(os.path.join(layout, "index.json")))["manifests"]:
             x for x in (c["platform"]["os"], c["platform"]["architecture"], c["platform"].get("variant")) if x))
             for c in idx["manifests"]]
         out[ref] = {"digest": desc["digest"], "mediaType": desc["mediaType"], "size": desc["size"],
-                    "platform": "index", "layers": 0,
-                    "compressed": sum(c["compressed"] for c in children),
-                    "uncompressed": sum(c["uncompressed"] for c in children),
-                    "manifests": children}
+                    "platform": "index", "manifests": children}
     else:
         out[ref] = manifest_info(desc)
 json.dump(out, sys.stdout, indent=1, sort_keys=True)
@@ -330,7 +334,7 @@ PYEOF
 }
 
 check_sizes() {
-  "$PY" - "$LAYOUT/plinth-meta.json" <<'PYEOF'
+  "$PY" - "$CACHE/meta.json" <<'PYEOF'
 import json, sys
 meta = json.load(open(sys.argv[1]))
 bp = meta["buildpack-deps-bookworm"]
@@ -386,7 +390,7 @@ push_all() {
 
 # images.env + the table on stdout.
 report() {
-  "$PY" - "$LAYOUT/plinth-meta.json" "$CACHE/pushed.tsv" "$STATE/images.env" \
+  "$PY" - "$CACHE/meta.json" "$CACHE/pushed.tsv" "$STATE/images.env" \
     "$CACHE" "$LAYOUT" "$ROOTFS" <<'PYEOF'
 import json, os, sys
 meta_path, pushed_path, env_path, cache, layout, rootfs = sys.argv[1:]
@@ -408,6 +412,8 @@ for ref, key in keys.items():
     m = meta[ref]
     lines.append(f"export PLINTH_IMG_{key}_DIGEST={m['digest']}")
     lines.append(f"export PLINTH_IMG_{key}_LAYOUT_REF={ref}")
+    if "manifests" in m:  # an index: no layers or size of its own
+        continue
     lines.append(f"export PLINTH_IMG_{key}_LAYERS={m['layers']}")
     lines.append(f"export PLINTH_IMG_{key}_SIZE={m['uncompressed']}")
     lines.append(f"export PLINTH_IMG_{key}_COMPRESSED_SIZE={m['compressed']}")
@@ -434,7 +440,10 @@ def mb(n): return f"{n / 1e6:8.1f} MB"
 print(f"{'pushed reference':<52} {'digest':<71} {'layers':>6} {'compressed':>11} {'uncompressed':>12}  platform")
 for ref, dest, digest in pushed:
     m = meta[ref]
-    print(f"{dest:<52} {digest:<71} {m['layers']:>6} {mb(m['compressed']):>11} {mb(m['uncompressed']):>12}  {m['platform']}")
+    if "manifests" in m:
+        print(f"{dest:<52} {digest:<71} {'-':>6} {'-':>11} {'-':>12}  index")
+    else:
+        print(f"{dest:<52} {digest:<71} {m['layers']:>6} {mb(m['compressed']):>11} {mb(m['uncompressed']):>12}  {m['platform']}")
     for c in m.get("manifests", []):
         print(f"{'  ↳ ' + c['platform']:<52} {c['digest']:<71} {c['layers']:>6} {mb(c['compressed']):>11} {mb(c['uncompressed']):>12}")
 PYEOF
