@@ -69,10 +69,12 @@ impl BlobDir {
     /// Opens a blob for streaming (not verified here; sinks verify what they write).
     pub async fn open(&self, digest: &Digest) -> Result<tokio::fs::File> {
         let path = self.path(digest);
-        tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(format!("blob {digest}")),
-            _ => Error::io(&path, e),
-        })
+        tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NotFound(format!("blob {digest}")),
+                _ => Error::io(&path, e),
+            })
     }
 
     fn temp_in(&self, digest: &Digest) -> Result<(PathBuf, tempfile::NamedTempFile)> {
@@ -106,17 +108,19 @@ impl BlobDir {
             if n == 0 {
                 break;
             }
-            verifier
-                .update(&buf[..n])
-                .map_err(|source| Error::Verify { what: what(), source })?;
+            verifier.update(&buf[..n]).map_err(|source| Error::Verify {
+                what: what(),
+                source,
+            })?;
             file.write_all(&buf[..n])
                 .await
                 .map_err(|e| Error::io(&dir, e))?;
             progress(n as u64);
         }
-        verifier
-            .finish()
-            .map_err(|source| Error::Verify { what: what(), source })?;
+        verifier.finish().map_err(|source| Error::Verify {
+            what: what(),
+            source,
+        })?;
         file.flush().await.map_err(|e| Error::io(&dir, e))?;
         drop(file);
         let target = self.path(&desc.digest);
@@ -155,10 +159,15 @@ mod tests {
         let blobs = BlobDir::new(dir.path());
         let desc = Descriptor::new("x", Digest::sha256(b"good"), 4);
         let stream: BlobStream = Box::pin(&b"evil"[..]);
-        let err = blobs.write_stream(&desc, stream, &|_| {}).await.unwrap_err();
+        let err = blobs
+            .write_stream(&desc, stream, &|_| {})
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), crate::error::ErrorKind::Integrity);
         assert!(!blobs.has(&desc).await.unwrap());
-        let leftovers = std::fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count();
+        let leftovers = std::fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .count();
         assert_eq!(leftovers, 0, "temp file left behind");
 
         let stream: BlobStream = Box::pin(&b"good"[..]);

@@ -130,7 +130,11 @@ async fn copy_image_blobs(
     let image = manifest.as_image().expect("is an image manifest");
     let blobs: Vec<Descriptor> = std::iter::once(&image.config)
         .chain(&image.layers)
-        .filter(|d| seen.lock().expect("not poisoned").insert(d.digest.to_string()))
+        .filter(|d| {
+            seen.lock()
+                .expect("not poisoned")
+                .insert(d.digest.to_string())
+        })
         .cloned()
         .collect();
     stream::iter(blobs.into_iter().map(Ok))

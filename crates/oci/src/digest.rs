@@ -288,9 +288,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        assert!(matches!(Digest::parse("sha256"), Err(DigestError::Format(_))));
-        assert!(matches!(Digest::parse("md5:abc"), Err(DigestError::Algorithm(_))));
-        assert!(matches!(Digest::parse("sha256:ABC"), Err(DigestError::Encoded(..))));
+        assert!(matches!(
+            Digest::parse("sha256"),
+            Err(DigestError::Format(_))
+        ));
+        assert!(matches!(
+            Digest::parse("md5:abc"),
+            Err(DigestError::Algorithm(_))
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:ABC"),
+            Err(DigestError::Encoded(..))
+        ));
         let upper = format!("sha256:{}", "A".repeat(64));
         assert!(Digest::parse(&upper).is_err());
     }

@@ -108,8 +108,7 @@ impl Layout {
     }
 
     fn ensure_layout(&self) -> Result<()> {
-        std::fs::create_dir_all(self.dir.join("blobs"))
-            .map_err(|e| Error::io(&self.dir, e))?;
+        std::fs::create_dir_all(self.dir.join("blobs")).map_err(|e| Error::io(&self.dir, e))?;
         let layout = self.dir.join(LAYOUT_FILE);
         if !layout.exists() {
             std::fs::write(&layout, LAYOUT_CONTENT).map_err(|e| Error::io(&layout, e))?;
@@ -137,7 +136,8 @@ impl Layout {
         self.ensure_layout()?;
         let lock_path = self.dir.join(LAYOUT_FILE);
         let lock = std::fs::File::open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-        lock.lock_exclusive().map_err(|e| Error::io(&lock_path, e))?;
+        lock.lock_exclusive()
+            .map_err(|e| Error::io(&lock_path, e))?;
         let mut index = self.read_index()?;
         let mut desc = desc.clone();
         desc.platform = None;

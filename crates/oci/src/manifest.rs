@@ -167,6 +167,8 @@ pub enum ManifestError {
 }
 
 /// The parsed form of a manifest.
+// One per manifest held, so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Parsed {
     /// An index.
@@ -307,7 +309,11 @@ impl RawManifest {
 
     /// A descriptor for these bytes.
     pub fn descriptor(&self) -> Descriptor {
-        Descriptor::new(&self.media_type, self.digest.clone(), self.bytes.len() as u64)
+        Descriptor::new(
+            &self.media_type,
+            self.digest.clone(),
+            self.bytes.len() as u64,
+        )
     }
 
     /// Checks the bytes against a digest given by a reference or header (any algorithm).
@@ -405,7 +411,11 @@ pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// OS version.
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// Creation time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,21 +475,29 @@ mod tests {
         assert_eq!(raw.bytes(), INDEX.as_bytes());
         assert_eq!(raw.digest(), &Digest::sha256(INDEX.as_bytes()));
         let index = raw.as_index().unwrap();
-        let d = index.find_platform(&Platform::parse("linux/arm").unwrap()).unwrap();
+        let d = index
+            .find_platform(&Platform::parse("linux/arm").unwrap())
+            .unwrap();
         assert!(d.digest.hex().starts_with("e692"));
-        assert!(index.find_platform(&Platform::parse("linux/arm64").unwrap()).is_none());
+        assert!(
+            index
+                .find_platform(&Platform::parse("linux/arm64").unwrap())
+                .is_none()
+        );
         assert_eq!(index.manifests[1].extra["x-extra"], 1);
     }
 
     #[test]
     fn media_type_from_shape_and_header() {
-        let doc = r#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7","size":7023},"layers":[]}"#;
+        let doc = r#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7","size":7023},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0","size":32654}]}"#;
         let raw = RawManifest::from_bytes(doc.as_bytes().to_vec(), None).unwrap();
         assert_eq!(raw.media_type(), media::OCI_MANIFEST);
-        let raw =
-            RawManifest::from_bytes(doc.as_bytes().to_vec(), Some(media::DOCKER_MANIFEST))
-                .unwrap();
-        assert_eq!(raw.media_type(), media::DOCKER_MANIFEST);
+        let raw = RawManifest::from_bytes(
+            doc.as_bytes().to_vec(),
+            Some("application/vnd.oci.image.manifest.v1+json; charset=utf-8"),
+        )
+        .unwrap();
+        assert_eq!(raw.media_type(), media::OCI_MANIFEST);
     }
 
     #[test]

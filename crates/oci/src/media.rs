@@ -25,8 +25,7 @@ pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.ta
 /// Docker layer, uncompressed (rare; written by some tools).
 pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 /// Docker foreign (non-distributable) layer.
-pub const DOCKER_FOREIGN_LAYER: &str =
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 /// Docker schema 1 manifest (refused).
 pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
 /// Docker schema 1 signed manifest (refused).
@@ -81,9 +80,7 @@ pub fn layer_compression(media_type: &str) -> Option<Compression> {
         OCI_LAYER_GZIP
         | DOCKER_LAYER_GZIP
         | DOCKER_FOREIGN_LAYER
-        | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" => {
-            Some(Compression::Gzip)
-        }
+        | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" => Some(Compression::Gzip),
         OCI_LAYER_ZSTD
         | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
         | "application/vnd.docker.image.rootfs.diff.tar.zstd" => Some(Compression::Zstd),
@@ -113,7 +110,13 @@ mod tests {
         assert_eq!(manifest_kind(OCI_CONFIG), None);
         assert!(is_schema1(DOCKER_SCHEMA1_SIGNED));
         assert!(!is_schema1(OCI_MANIFEST));
-        assert_eq!(layer_compression(DOCKER_LAYER_GZIP), Some(Compression::Gzip));
-        assert_eq!(sniff_compression(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Compression::Zstd);
+        assert_eq!(
+            layer_compression(DOCKER_LAYER_GZIP),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            sniff_compression(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Compression::Zstd
+        );
     }
 }

@@ -13,10 +13,18 @@ pub struct Platform {
     /// Operating system (`linux`, `windows`, …).
     pub os: String,
     /// Operating system version (Windows builds).
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// Required OS features.
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     /// CPU variant (`v7`, `v8`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +143,7 @@ impl Platform {
         match a.architecture.as_str() {
             "arm" | "amd64" => {
                 let (want, have) = (level(&a)?, level(&b)?);
-                (have < want).then_some(want - have)
+                (have < want).then(|| want - have)
             }
             _ => None,
         }

@@ -64,7 +64,10 @@ impl Store {
 
     /// Marks a blob as used now, so `prune --older-than` keeps it.
     pub fn touch(&self, digest: &Digest) {
-        if let Ok(f) = std::fs::File::options().write(true).open(self.blobs.path(digest)) {
+        if let Ok(f) = std::fs::File::options()
+            .write(true)
+            .open(self.blobs.path(digest))
+        {
             let _ = f.set_modified(SystemTime::now());
         }
     }

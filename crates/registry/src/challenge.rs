@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn parses_basic_and_odd_spacing() {
-        assert_eq!(parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         let h = r#"Basic realm="x", Bearer realm = "http://a/token" , service=svc"#;
         assert_eq!(
             parse(h),
@@ -133,6 +136,6 @@ mod tests {
         );
         assert_eq!(parse("Negotiate"), None);
         assert_eq!(parse(""), None);
-        assert_eq!(parse(r#"Bearer realm="unterminated"#).is_some(), true);
+        assert!(parse(r#"Bearer realm="unterminated"#).is_some());
     }
 }

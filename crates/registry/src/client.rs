@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 
@@ -237,8 +237,8 @@ impl Client {
             }
             // A 401: learn the challenge (it may have changed), drop cached tokens, try once more.
             reauthenticated = true;
-            let challenge = header_str(resp.headers(), WWW_AUTHENTICATE)
-                .and_then(|h| challenge::parse(&h));
+            let challenge =
+                header_str(resp.headers(), WWW_AUTHENTICATE).and_then(|h| challenge::parse(&h));
             if challenge.is_none() {
                 return Ok(resp);
             }
@@ -477,7 +477,10 @@ impl Client {
     }
 
     /// A plain request without a body, for the operations modules.
-    pub(crate) fn request(method: Method, url: String) -> impl Fn(&reqwest::Client, &str) -> RequestBuilder {
+    pub(crate) fn request(
+        method: Method,
+        url: String,
+    ) -> impl Fn(&reqwest::Client, &str) -> RequestBuilder {
         move |http, base| http.request(method.clone(), format!("{base}{url}"))
     }
 }
@@ -502,7 +505,10 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     base + jitter
 }
 
-pub(crate) fn header_str(h: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<String> {
+pub(crate) fn header_str(
+    h: &HeaderMap,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<String> {
     h.get(name)?.to_str().ok().map(str::to_string)
 }
 

@@ -87,9 +87,8 @@ impl RegistriesConfig {
 
     /// Loads one file.
     pub fn from_file(path: &Path) -> Result<RegistriesConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            RegistryError::Config(format!("{}: cannot read: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RegistryError::Config(format!("{}: cannot read: {e}", path.display())))?;
         RegistriesConfig::from_toml(&text)
             .map_err(|e| RegistryError::Config(format!("{}: {e}", path.display())))
     }
@@ -249,7 +248,13 @@ location = "m.example.com/quay-org"
 
     #[test]
     fn loopback_detection() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "[::1]:5000",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
         for h in ["docker.io", "10.0.0.1:5000", "localhost.example.com"] {

@@ -157,7 +157,11 @@ fn helper_key(registry: &str) -> String {
     }
 }
 
-async fn lookup(file: &ConfigFile, registry: &str, path: &std::path::Path) -> Result<Option<Credential>> {
+async fn lookup(
+    file: &ConfigFile,
+    registry: &str,
+    path: &std::path::Path,
+) -> Result<Option<Credential>> {
     let keys = keys(registry);
     if let Some(helper) = keys.iter().find_map(|k| file.cred_helpers.get(k)) {
         return run_helper(helper, &helper_key(registry)).await;
@@ -308,7 +312,11 @@ mod tests {
             r#"{"credHelpers":{"example.com":"plinthtest"},"auths":{"example.com":{"auth":"eDp5"}}}"#,
         );
         // SAFETY: tests in this module run the helper through PATH; no other thread reads it.
-        let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap());
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap()
+        );
         unsafe { std::env::set_var("PATH", path) };
         let store = CredentialStore::from_files(vec![p]);
         assert_eq!(
@@ -324,7 +332,10 @@ mod tests {
     async fn malformed_files_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "{not json");
-        let err = CredentialStore::from_files(vec![p]).get("x").await.unwrap_err();
+        let err = CredentialStore::from_files(vec![p])
+            .get("x")
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("malformed JSON"), "{err}");
     }
 }

@@ -115,9 +115,7 @@ impl RegistryError {
             | RegistryError::Auth { .. } => ErrorKind::Auth,
             RegistryError::Status { status, .. } if *status >= 500 => ErrorKind::Network,
             RegistryError::Status { .. } | RegistryError::Protocol { .. } => ErrorKind::Invalid,
-            RegistryError::RateLimited { .. } | RegistryError::Network { .. } => {
-                ErrorKind::Network
-            }
+            RegistryError::RateLimited { .. } | RegistryError::Network { .. } => ErrorKind::Network,
             RegistryError::Integrity { .. } => ErrorKind::Integrity,
             RegistryError::Config(_) => ErrorKind::Invalid,
         }

@@ -55,13 +55,18 @@ fn registry_of(ep: &Endpoint) -> String {
 impl Client {
     /// `HEAD`s a manifest (free on Docker Hub, unlike `GET`). Falls back to a `GET` only
     /// when the registry does not send `Docker-Content-Digest`. `None` when not found.
-    pub async fn head_manifest(&self, ep: &Endpoint, reference: &str) -> Result<Option<ManifestHead>> {
+    pub async fn head_manifest(
+        &self,
+        ep: &Endpoint,
+        reference: &str,
+    ) -> Result<Option<ManifestHead>> {
         let what = format!("manifest {reference}");
         let scopes = [scope(&ep.repository, "pull")];
         let url = format!("/v2/{}/manifests/{reference}", ep.repository);
         let resp = self
             .send(ep, &scopes, &what, |http, base| {
-                http.head(format!("{base}{url}")).header(ACCEPT, media::MANIFEST_ACCEPT)
+                http.head(format!("{base}{url}"))
+                    .header(ACCEPT, media::MANIFEST_ACCEPT)
             })
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -80,7 +85,10 @@ impl Client {
                     protocol(ep, format!("{what}: bad Docker-Content-Digest header: {e}"))
                 })?;
                 if media::is_schema1(&m) {
-                    return Err(protocol(ep, format!("{what}: {}", plinth_oci::manifest::ManifestError::Schema1)));
+                    return Err(protocol(
+                        ep,
+                        format!("{what}: {}", plinth_oci::manifest::ManifestError::Schema1),
+                    ));
                 }
                 Ok(Some(ManifestHead {
                     digest,
@@ -101,13 +109,18 @@ impl Client {
 
     /// `GET`s a manifest and checks its bytes against the requested digest and the
     /// `Docker-Content-Digest` header. `None` when not found.
-    pub async fn get_manifest(&self, ep: &Endpoint, reference: &str) -> Result<Option<RawManifest>> {
+    pub async fn get_manifest(
+        &self,
+        ep: &Endpoint,
+        reference: &str,
+    ) -> Result<Option<RawManifest>> {
         let what = format!("manifest {reference}");
         let scopes = [scope(&ep.repository, "pull")];
         let url = format!("/v2/{}/manifests/{reference}", ep.repository);
         let resp = self
             .send(ep, &scopes, &what, |http, base| {
-                http.get(format!("{base}{url}")).header(ACCEPT, media::MANIFEST_ACCEPT)
+                http.get(format!("{base}{url}"))
+                    .header(ACCEPT, media::MANIFEST_ACCEPT)
             })
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -120,7 +133,10 @@ impl Client {
         let content_type = header_str(resp.headers(), CONTENT_TYPE);
         // Manifests are small (the spec suggests 4 MiB); refuse absurd ones before buffering.
         if resp.content_length().is_some_and(|n| n > 16 << 20) {
-            return Err(protocol(ep, format!("{what}: manifest larger than 16 MiB refused")));
+            return Err(protocol(
+                ep,
+                format!("{what}: manifest larger than 16 MiB refused"),
+            ));
         }
         let bytes = resp.bytes().await.map_err(|e| RegistryError::Network {
             registry: registry_of(ep),
@@ -147,7 +163,12 @@ impl Client {
     }
 
     /// Opens a blob download at `offset` (a `Range` request when resuming).
-    async fn open_blob(&self, ep: &Endpoint, desc: &Descriptor, offset: u64) -> Result<reqwest::Response> {
+    async fn open_blob(
+        &self,
+        ep: &Endpoint,
+        desc: &Descriptor,
+        offset: u64,
+    ) -> Result<reqwest::Response> {
         let what = format!("blob {}", desc.digest);
         let scopes = [scope(&ep.repository, "pull")];
         let url = format!("/v2/{}/blobs/{}", ep.repository, desc.digest);
@@ -257,7 +278,13 @@ impl Client {
     /// Fetches a small blob (a config) whole, verified.
     pub async fn get_blob_bytes(&self, ep: &Endpoint, desc: &Descriptor) -> Result<Vec<u8>> {
         if desc.size > 64 << 20 {
-            return Err(protocol(ep, format!("blob {} is {} bytes; too large to buffer", desc.digest, desc.size)));
+            return Err(protocol(
+                ep,
+                format!(
+                    "blob {} is {} bytes; too large to buffer",
+                    desc.digest, desc.size
+                ),
+            ));
         }
         let mut stream = self.blob_stream(ep, desc);
         let mut buf = Vec::with_capacity(desc.size as usize);
@@ -310,7 +337,9 @@ impl Client {
                 if let Some(loc) = header_str(resp.headers(), LOCATION) {
                     let loc = self.absolute(ep, &loc).await?;
                     let _ = self
-                        .send(ep, &scopes, "cancel upload", move |http, _| http.delete(loc.clone()))
+                        .send(ep, &scopes, "cancel upload", move |http, _| {
+                            http.delete(loc.clone())
+                        })
                         .await;
                 }
                 Ok(false)
@@ -395,8 +424,9 @@ impl Client {
                 .clone()
                 .finish()
                 .map_err(|e| integrity(ep, format!("{what}: {e}")))?;
-            let mut url = reqwest::Url::parse(&location)
-                .map_err(|e| protocol(ep, format!("{what}: bad upload location {location:?}: {e}")))?;
+            let mut url = reqwest::Url::parse(&location).map_err(|e| {
+                protocol(ep, format!("{what}: bad upload location {location:?}: {e}"))
+            })?;
             url.query_pairs_mut()
                 .append_pair("digest", &desc.digest.to_string());
             let resp = self
@@ -417,20 +447,32 @@ impl Client {
         if result.is_err() {
             let loc = location.clone();
             let _ = self
-                .send(ep, &scopes, "cancel upload", move |http, _| http.delete(loc.clone()))
+                .send(ep, &scopes, "cancel upload", move |http, _| {
+                    http.delete(loc.clone())
+                })
                 .await;
         }
         result
     }
 
-    async fn location(&self, ep: &Endpoint, what: &str, resp: &reqwest::Response) -> Result<String> {
+    async fn location(
+        &self,
+        ep: &Endpoint,
+        what: &str,
+        resp: &reqwest::Response,
+    ) -> Result<String> {
         let loc = header_str(resp.headers(), LOCATION)
             .ok_or_else(|| protocol(ep, format!("{what}: the registry sent no upload Location")))?;
         self.absolute(ep, &loc).await
     }
 
     /// Stores a manifest under a tag or digest; checks the digest the registry reports.
-    pub async fn put_manifest(&self, ep: &Endpoint, reference: &str, raw: &RawManifest) -> Result<()> {
+    pub async fn put_manifest(
+        &self,
+        ep: &Endpoint,
+        reference: &str,
+        raw: &RawManifest,
+    ) -> Result<()> {
         let what = format!("push of manifest {reference}");
         let scopes = [scope(&ep.repository, "pull,push")];
         let url = format!("/v2/{}/manifests/{reference}", ep.repository);
@@ -451,7 +493,10 @@ impl Client {
         {
             return Err(integrity(
                 ep,
-                format!("{what}: the registry stored digest {d}, plinth sent {}", raw.digest()),
+                format!(
+                    "{what}: the registry stored digest {d}, plinth sent {}",
+                    raw.digest()
+                ),
             ));
         }
         Ok(())
@@ -468,7 +513,10 @@ impl Client {
         while let Some(path) = next.take() {
             pages += 1;
             if pages > 10_000 {
-                return Err(protocol(ep, "tag list: more than 10000 pages; giving up".into()));
+                return Err(protocol(
+                    ep,
+                    "tag list: more than 10000 pages; giving up".into(),
+                ));
             }
             let url = path.clone();
             let resp = self
@@ -510,7 +558,10 @@ impl Client {
 /// Reads until `limit` bytes or the end of the stream.
 async fn read_up_to(data: &mut BlobStream, limit: usize) -> std::io::Result<Bytes> {
     let mut buf = Vec::with_capacity(limit.min(1 << 20));
-    (&mut *data).take(limit as u64).read_to_end(&mut buf).await?;
+    (&mut *data)
+        .take(limit as u64)
+        .read_to_end(&mut buf)
+        .await?;
     Ok(Bytes::from(buf))
 }
 
@@ -518,10 +569,19 @@ async fn read_up_to(data: &mut BlobStream, limit: usize) -> std::io::Result<Byte
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| p.trim().replace(' ', "").eq_ignore_ascii_case("rel=\"next\"") || p.trim().eq_ignore_ascii_case("rel=next"));
-        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        let is_next = params.split(';').any(|p| {
+            p.trim()
+                .replace(' ', "")
+                .eq_ignore_ascii_case("rel=\"next\"")
+                || p.trim().eq_ignore_ascii_case("rel=next")
+        });
+        is_next.then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 

@@ -180,7 +180,12 @@ impl Remote {
         Ok(bytes)
     }
 
-    async fn manifest_by_digest(&self, digest: &Digest, media_type: &str, size: Option<u64>) -> Result<RawManifest, OciError> {
+    async fn manifest_by_digest(
+        &self,
+        digest: &Digest,
+        media_type: &str,
+        size: Option<u64>,
+    ) -> Result<RawManifest, OciError> {
         if let Some(store) = &self.store
             && let Some(size) = size
         {
@@ -201,7 +206,10 @@ impl Remote {
             .await?
             .ok_or_else(|| self.not_found(&format!("manifest {r}")))?;
         if let Some(store) = &self.store {
-            store.blobs().write_bytes(&raw.descriptor(), raw.bytes()).await?;
+            store
+                .blobs()
+                .write_bytes(&raw.descriptor(), raw.bytes())
+                .await?;
         }
         Ok(raw)
     }

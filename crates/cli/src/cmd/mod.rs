@@ -1,0 +1,8 @@
+//! One module per command.
+
+pub mod cache;
+pub mod copy;
+pub mod digest;
+pub mod manifest;
+pub mod reference;
+pub mod tags;
