@@ -52,14 +52,11 @@ pub async fn run(g: &Global, a: Args) -> CliResult {
         .collect()
         .await;
     let mut out = Vec::new();
-    let mut first_err: Option<CliError> = None;
+    let mut errors: Vec<CliError> = Vec::new();
     for r in results {
         match r {
             Ok(r) => out.push(r),
-            Err(e) => {
-                eprintln!("plinth: {}", e.message);
-                first_err.get_or_insert(e);
-            }
+            Err(e) => errors.push(e),
         }
     }
     if a.json {
@@ -71,9 +68,20 @@ pub async fn run(g: &Global, a: Args) -> CliResult {
             println!("{}\t{}", r.reference, r.digest);
         }
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(()),
+    // Every failure is reported; the exit code is the first one's.
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        n => {
+            for e in &errors[1..] {
+                eprintln!("plinth: {}", e.message);
+            }
+            let first = errors.remove(0);
+            Err(CliError {
+                code: first.code,
+                message: format!("{} ({n} references failed)", first.message),
+            })
+        }
     }
 }
 
