@@ -177,11 +177,12 @@ start_issuer() {
     --key "$STATE/token/key.pem" --cert "$STATE/token/cert.pem"
     --service "$SERVICE" --issuer "$ISSUER_NAME" --user "$USER_NAME"
     --password "$USER_PASSWORD" --refresh-token "$REFRESH_TOKEN" --expires-in 300)
-  # Restart when the issuer's code, its arguments or the certificate change.
-  fingerprint=$({ printf '%s\n' "$py" "${args[@]}"; cat "$ISSUER_SCRIPT" "$STATE/token/cert.pem"; } | sha256sum)
+  # Restart when the issuer's code, its arguments or the certificate change (not when the
+  # same code runs from another checkout: CI runs from a fresh clone elsewhere).
+  fingerprint=$({ printf '%s\n' "$py" "${args[@]:1}"; cat "$ISSUER_SCRIPT" "$STATE/token/cert.pem"; } | sha256sum)
   local changed=0
   if printf '%s\n' "$fingerprint" | write_if_changed "$dir/fingerprint"; then changed=1; fi
-  local pidfile="$dir/issuer.pid" pattern="$ISSUER_SCRIPT"
+  local pidfile="$dir/issuer.pid" pattern="token_issuer.py --listen 127.0.0.1 --port $ISSUER_PORT"
   if pid_alive "$pidfile" "$pattern"; then
     if [ "$changed" = 0 ] && wait_http "http://127.0.0.1:$ISSUER_PORT/healthz" 200; then
       plinth_log "token issuer already running on 127.0.0.1:$ISSUER_PORT (pid $(cat "$pidfile"))"
@@ -252,7 +253,7 @@ cmd_stop() {
     name=${entry%%:*}
     stop_pidfile "$STATE/$name/registry.pid" "$STATE/$name/config.yml"
   done
-  stop_pidfile "$STATE/issuer/issuer.pid" "$ISSUER_SCRIPT"
+  stop_pidfile "$STATE/issuer/issuer.pid" "token_issuer.py --listen 127.0.0.1 --port $ISSUER_PORT"
   plinth_log "stopped (data kept in $STATE)"
 }
 
@@ -269,7 +270,7 @@ cmd_status() {
     printf '%-7s 127.0.0.1:%-5s %-20s GET /v2/ -> %s\n' "$name" "$port" "$state" "$code"
   done
   code=$(http_code "http://127.0.0.1:$ISSUER_PORT/healthz")
-  if pid_alive "$STATE/issuer/issuer.pid" "$ISSUER_SCRIPT"; then
+  if pid_alive "$STATE/issuer/issuer.pid" "token_issuer.py --listen 127.0.0.1 --port $ISSUER_PORT"; then
     state="running pid $(cat "$STATE/issuer/issuer.pid")"
   else
     state=stopped rc=3

@@ -19,8 +19,8 @@ set -euo pipefail
 
 # Everything the scripts and the interop tests use, installed once.
 ensure_packages docker-registry apache2-utils openssl curl python3 ca-certificates iproute2 \
-  util-linux rsync mmdebstrap debian-archive-keyring eatmydata umoci skopeo runc \
-  oci-image-tool
+  util-linux rsync mmdebstrap debian-archive-keyring gpg mount libdpkg-perl arch-test \
+  eatmydata umoci skopeo runc oci-image-tool
 
 "$PLINTH_SCRIPTS_DIR/registry-env.sh" start
 "$PLINTH_SCRIPTS_DIR/test-images.sh" >&2
