@@ -455,7 +455,7 @@ main() {
   mkdir -p "$CACHE_ROOT" "$STATE"
   exec 9>"$CACHE_ROOT/.lock"
   flock 9
-  "$PLINTH_SCRIPTS_DIR/registry-env.sh" start
+  PLINTH_QUIET=1 "$PLINTH_SCRIPTS_DIR/registry-env.sh" start
   mkdir -p "$CACHE"
   build_all_rootfs
   plinth_log "rootfs ready (${SECONDS}s)"
