@@ -101,10 +101,10 @@ impl BlobDir {
         let mut buf = vec![0u8; 256 * 1024];
         let what = || format!("blob {}", desc.digest);
         loop {
-            let n = data.read(&mut buf).await.map_err(|e| Error::Other {
-                kind: crate::error::ErrorKind::Network,
-                source: format!("reading {}: {e}", what()).into(),
-            })?;
+            let n = data
+                .read(&mut buf)
+                .await
+                .map_err(|e| read_error(e, &what()))?;
             if n == 0 {
                 break;
             }
@@ -146,6 +146,19 @@ impl BlobDir {
         tmp.persist(&target)
             .map_err(|e| Error::io(&target, e.error))?;
         Ok(())
+    }
+}
+
+/// A failure reading a blob stream. A source that failed with an [`Error`] of its own (a
+/// registry's 404 or 401) keeps its kind; anything else is a network failure.
+pub(crate) fn read_error(e: std::io::Error, what: &str) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        let inner = e.into_inner().expect("checked");
+        return *inner.downcast::<Error>().expect("checked");
+    }
+    Error::Other {
+        kind: crate::error::ErrorKind::Network,
+        source: format!("reading {what}: {e}").into(),
     }
 }
 

@@ -54,6 +54,9 @@ pub struct ClientOptions {
     /// Upload chunk size in bytes (0 = default, 16 MiB). Blobs up to this size are uploaded
     /// in one request; larger ones in chunks of this size.
     pub chunk_size: usize,
+    /// Tags asked for per page of a tag list (0 = default, 1000). Registries may send fewer
+    /// and point at the next page with `Link`; a small value exercises pagination.
+    pub tags_page_size: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +77,7 @@ struct Inner {
     config: RegistriesConfig,
     retry: RetryPolicy,
     chunk_size: usize,
+    tags_page_size: usize,
     hosts: Mutex<HashMap<String, HostState>>,
     tokens: Mutex<HashMap<String, CachedToken>>,
 }
@@ -136,6 +140,11 @@ impl Client {
                 } else {
                     options.chunk_size
                 },
+                tags_page_size: if options.tags_page_size == 0 {
+                    1000
+                } else {
+                    options.tags_page_size
+                },
                 hosts: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
             }),
@@ -150,6 +159,11 @@ impl Client {
     /// The upload chunk size.
     pub(crate) fn chunk_size(&self) -> usize {
         self.inner.chunk_size
+    }
+
+    /// Tags asked for per page.
+    pub(crate) fn tags_page_size(&self) -> usize {
+        self.inner.tags_page_size
     }
 
     /// The name credentials are stored under for an endpoint's host.
@@ -182,12 +196,26 @@ impl Client {
             &["https"]
         };
         let mut last_err = None;
-        for scheme in schemes {
+        for (i, scheme) in schemes.iter().enumerate() {
             let base = format!("{scheme}://{}", ep.host);
             let url = format!("{base}/v2/");
-            let resp = self
-                .with_retries(ep, "ping", || self.http_for(ep).get(&url))
-                .await;
+            let fallback_left = i + 1 < schemes.len();
+            let resp = if fallback_left {
+                // HTTPS on a registry that may speak plain HTTP: one try, no backoff; a
+                // failure means "use HTTP", not "the registry is down".
+                self.http_for(ep)
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| RegistryError::Network {
+                        registry: Self::registry_name(&ep.host).to_string(),
+                        what: "ping".into(),
+                        message: error_chain(&e),
+                    })
+            } else {
+                self.with_retries(ep, "ping", || self.http_for(ep).get(&url))
+                    .await
+            };
             match resp {
                 Ok(resp) => {
                     let challenge = (resp.status() == StatusCode::UNAUTHORIZED)
@@ -476,6 +504,35 @@ impl Client {
         }
     }
 
+    /// The error for a failed `HEAD`. Its answer has no body, so the same URL is asked again
+    /// with `GET` to learn the registry's own error code and message (an error answer is not
+    /// a pull). Falls back to the bare status when the `GET` answers differently.
+    pub(crate) async fn head_error(
+        &self,
+        ep: &Endpoint,
+        scopes: &[String],
+        what: &str,
+        url: &str,
+        accept: Option<&str>,
+        head: Response,
+    ) -> RegistryError {
+        let status = head.status();
+        let bare = Client::status_error(ep, what, head).await;
+        let get = self
+            .send(ep, scopes, what, |http, base| {
+                let rb = http.get(format!("{base}{url}"));
+                match accept {
+                    Some(a) => rb.header(reqwest::header::ACCEPT, a),
+                    None => rb,
+                }
+            })
+            .await;
+        match get {
+            Ok(resp) if resp.status() == status => Client::status_error(ep, what, resp).await,
+            _ => bare,
+        }
+    }
+
     /// A plain request without a body, for the operations modules.
     pub(crate) fn request(
         method: Method,
@@ -525,7 +582,8 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// `ratelimit-remaining: 0;w=21600` and `ratelimit-limit: 100;w=21600` as one phrase.
+/// `ratelimit-remaining: 0;w=21600` and `ratelimit-limit: 100;w=21600` as one phrase:
+/// `0 of 100 pulls remain (window 21600 s)`.
 fn rate_limit(h: &HeaderMap) -> Option<String> {
     let remaining = header_str(h, "ratelimit-remaining")?;
     let (rem, window) = remaining.split_once(';').unwrap_or((&remaining, ""));
@@ -533,8 +591,9 @@ fn rate_limit(h: &HeaderMap) -> Option<String> {
     if let Some(limit) = header_str(h, "ratelimit-limit") {
         s = format!("{s} of {}", limit.split(';').next().unwrap_or("").trim());
     }
+    s.push_str(" pulls remain");
     if let Some(w) = window.trim().strip_prefix("w=") {
-        s = format!("{s} per {w} s");
+        s = format!("{s} (window {w} s)");
     }
     Some(s)
 }
@@ -563,7 +622,10 @@ mod tests {
         h.insert("ratelimit-limit", HeaderValue::from_static("100;w=21600"));
         h.insert("ratelimit-remaining", HeaderValue::from_static("0;w=21600"));
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(rate_limit(&h).as_deref(), Some("0 of 100 per 21600 s"));
+        assert_eq!(
+            rate_limit(&h).as_deref(),
+            Some("0 of 100 pulls remain (window 21600 s)")
+        );
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
     }
 

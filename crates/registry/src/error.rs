@@ -34,7 +34,7 @@ pub enum RegistryError {
     /// The registry limited requests and would not serve more now.
     #[error(
         "{registry}/{repository}: {what}: HTTP 429 too many requests{}{}",
-        remaining.as_ref().map(|r| format!("; {r} pulls remain")).unwrap_or_default(),
+        remaining.as_ref().map(|r| format!("; {r}")).unwrap_or_default(),
         retry_after.map(|s| format!("; retry after {s} s")).unwrap_or_default()
     )]
     RateLimited {
@@ -44,7 +44,8 @@ pub enum RegistryError {
         repository: String,
         /// What plinth asked for.
         what: String,
-        /// From `ratelimit-remaining` / `ratelimit-limit`, e.g. `0 of 100 per 21600 s`.
+        /// From `ratelimit-remaining` / `ratelimit-limit`, e.g.
+        /// `0 of 100 pulls remain (window 21600 s)`.
         remaining: Option<String>,
         /// Seconds the registry asked us to wait.
         retry_after: Option<u64>,
@@ -90,6 +91,14 @@ pub enum RegistryError {
     /// Bad configuration (registries.toml, docker config).
     #[error("{0}")]
     Config(String),
+    /// A pull through mirrors failed everywhere: the origin's failure, then each mirror's.
+    #[error("{origin}; {}", mirrors.join("; "))]
+    ViaMirrors {
+        /// What the origin answered (it decides the kind).
+        origin: Box<RegistryError>,
+        /// What each mirror answered.
+        mirrors: Vec<String>,
+    },
 }
 
 fn describe(errors: &[RegistryErrorEntry]) -> String {
@@ -118,12 +127,17 @@ impl RegistryError {
             RegistryError::RateLimited { .. } | RegistryError::Network { .. } => ErrorKind::Network,
             RegistryError::Integrity { .. } => ErrorKind::Integrity,
             RegistryError::Config(_) => ErrorKind::Invalid,
+            RegistryError::ViaMirrors { origin, .. } => origin.kind(),
         }
     }
 
     /// Whether this is a 404.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, RegistryError::Status { status: 404, .. })
+        match self {
+            RegistryError::Status { status: 404, .. } => true,
+            RegistryError::ViaMirrors { origin, .. } => origin.is_not_found(),
+            _ => false,
+        }
     }
 }
 

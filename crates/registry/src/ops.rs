@@ -73,7 +73,9 @@ impl Client {
             return Ok(None);
         }
         if !resp.status().is_success() {
-            return Err(Client::status_error(ep, &what, resp).await);
+            return Err(self
+                .head_error(ep, &scopes, &what, &url, Some(media::MANIFEST_ACCEPT), resp)
+                .await);
         }
         let h = resp.headers();
         let digest = header_str(h, "docker-content-digest");
@@ -230,6 +232,9 @@ impl Client {
                         }
                         Err(e) => {
                             st.done = true;
+                            // Wrapped so readers (the OCI layout, the content store) keep the
+                            // kind: a 404 stays "not found", a 401 stays "auth".
+                            let e = plinth_oci::Error::from(e);
                             return Some((Err(std::io::Error::other(e)), st));
                         }
                     }
@@ -292,10 +297,12 @@ impl Client {
             .take(desc.size + 1)
             .read_to_end(&mut buf)
             .await
-            .map_err(|e| RegistryError::Network {
-                registry: registry_of(ep),
-                what: format!("blob {}", desc.digest),
-                message: e.to_string(),
+            .map_err(|e| {
+                from_io(e).unwrap_or_else(|e| RegistryError::Network {
+                    registry: registry_of(ep),
+                    what: format!("blob {}", desc.digest),
+                    message: e.to_string(),
+                })
             })?;
         let mut v = Verifier::new(&desc.digest, Some(desc.size));
         v.update(&buf)
@@ -310,12 +317,17 @@ impl Client {
         let scopes = [scope(&ep.repository, "pull,push")];
         let url = format!("/v2/{}/blobs/{}", ep.repository, desc.digest);
         let resp = self
-            .send(ep, &scopes, &what, Client::request(Method::HEAD, url))
+            .send(
+                ep,
+                &scopes,
+                &what,
+                Client::request(Method::HEAD, url.clone()),
+            )
             .await?;
         match resp.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(Client::status_error(ep, &what, resp).await),
+            _ => Err(self.head_error(ep, &scopes, &what, &url, None, resp).await),
         }
     }
 
@@ -507,7 +519,11 @@ impl Client {
     pub async fn tags(&self, ep: &Endpoint) -> Result<Option<Vec<String>>> {
         let what = "tag list".to_string();
         let scopes = [scope(&ep.repository, "pull")];
-        let mut next = Some(format!("/v2/{}/tags/list?n=1000", ep.repository));
+        let mut next = Some(format!(
+            "/v2/{}/tags/list?n={}",
+            ep.repository,
+            self.tags_page_size()
+        ));
         let mut tags = Vec::new();
         let mut pages = 0;
         while let Some(path) = next.take() {
@@ -552,6 +568,27 @@ impl Client {
     /// The base URL (`https://host`) of an endpoint.
     pub(crate) async fn base_url(&self, ep: &Endpoint) -> Result<String> {
         Ok(self.host_state(ep).await?.base)
+    }
+}
+
+/// The registry error inside an I/O error from [`Client::blob_stream`], if it holds one.
+pub(crate) fn from_io(e: std::io::Error) -> std::result::Result<RegistryError, std::io::Error> {
+    let holds = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<plinth_oci::Error>())
+        .is_some_and(|o| {
+            matches!(o, plinth_oci::Error::Other { source, .. } if source.is::<RegistryError>())
+        });
+    if !holds {
+        return Err(e);
+    }
+    let inner = e.into_inner().expect("checked");
+    let oci = inner.downcast::<plinth_oci::Error>().expect("checked");
+    match *oci {
+        plinth_oci::Error::Other { source, .. } => {
+            Ok(*source.downcast::<RegistryError>().expect("checked"))
+        }
+        _ => unreachable!("checked"),
     }
 }
 

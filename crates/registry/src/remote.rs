@@ -65,44 +65,37 @@ impl Remote {
     }
 
     /// Tries `op` on each pull endpoint in order, from the one that last served. A mirror that
-    /// fails or lacks the content passes the request on; the error of every endpoint tried is
-    /// reported when none succeeds.
-    async fn pull<T, F, Fut>(&self, op: F) -> Result<Option<T>>
+    /// fails or lacks the content passes the request on; when the origin fails too (or lacks
+    /// the content, `missing`), its error carries what each mirror said.
+    async fn pull<T, F, Fut>(&self, op: F, missing: impl FnOnce() -> RegistryError) -> Result<T>
     where
         F: Fn(Endpoint) -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>>>,
     {
         let start = *self.serving.lock().expect("not poisoned");
-        let mut errors: Vec<RegistryError> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         for (i, ep) in self.endpoints.iter().enumerate().skip(start) {
             match op(ep.clone()).await {
                 Ok(Some(v)) => {
                     *self.serving.lock().expect("not poisoned") = i;
-                    return Ok(Some(v));
+                    return Ok(v);
                 }
-                Ok(None) if !ep.mirror => return Ok(None),
-                Ok(None) => tracing::debug!(mirror = %ep.host, "not on mirror"),
+                Ok(None) if !ep.mirror => return Err(with_notes(missing(), notes)),
+                Ok(None) => {
+                    tracing::debug!(mirror = %ep.host, "not on mirror");
+                    notes.push(format!(
+                        "mirror {} does not have it ({} not found there)",
+                        ep.host, ep.repository
+                    ));
+                }
                 Err(e) if ep.mirror && !matches!(e, RegistryError::Integrity { .. }) => {
                     tracing::debug!(mirror = %ep.host, error = %e, "mirror failed");
-                    errors.push(e);
+                    notes.push(format!("mirror {} failed: {e}", ep.host));
                 }
-                Err(e) => {
-                    if errors.is_empty() {
-                        return Err(e);
-                    }
-                    let mut msg = e.to_string();
-                    for m in errors {
-                        msg.push_str(&format!("; mirror: {m}"));
-                    }
-                    return Err(RegistryError::Network {
-                        registry: self.reference.domain().to_string(),
-                        what: "pull".into(),
-                        message: msg,
-                    });
-                }
+                Err(e) => return Err(with_notes(e, notes)),
             }
         }
-        Ok(None)
+        Err(with_notes(missing(), notes))
     }
 
     fn not_found(&self, what: &str) -> RegistryError {
@@ -122,12 +115,14 @@ impl Remote {
     pub async fn head(&self) -> Result<ManifestHead> {
         let r = self.reference.manifest_reference().to_string();
         let head = self
-            .pull(|ep| {
-                let r = r.clone();
-                async move { self.client.head_manifest(&ep, &r).await }
-            })
-            .await?
-            .ok_or_else(|| self.not_found(&format!("manifest {r}")))?;
+            .pull(
+                |ep| {
+                    let r = r.clone();
+                    async move { self.client.head_manifest(&ep, &r).await }
+                },
+                || self.not_found(&format!("manifest {r}")),
+            )
+            .await?;
         if let Some(d) = self.reference.digest()
             && head.digest.to_string() != d
         {
@@ -142,9 +137,9 @@ impl Remote {
 
     /// Every tag of the repository.
     pub async fn tags(&self) -> Result<Vec<String>> {
-        self.pull(|ep| async move { self.client.tags(&ep).await })
-            .await?
-            .ok_or_else(|| RegistryError::Status {
+        self.pull(
+            |ep| async move { self.client.tags(&ep).await },
+            || RegistryError::Status {
                 registry: self.reference.domain().to_string(),
                 repository: self.reference.path().to_string(),
                 what: "tag list".into(),
@@ -153,7 +148,9 @@ impl Remote {
                     code: "NAME_UNKNOWN".into(),
                     message: "repository name not known to registry".into(),
                 }],
-            })
+            },
+        )
+        .await
     }
 
     /// A blob's bytes, whole and verified (for configs); from the store when cached.
@@ -165,15 +162,17 @@ impl Remote {
             return Ok(bytes);
         }
         let bytes = self
-            .pull(|ep| async move {
-                match self.client.get_blob_bytes(&ep, desc).await {
-                    Ok(b) => Ok(Some(b)),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?
-            .ok_or_else(|| self.not_found(&format!("blob {}", desc.digest)))?;
+            .pull(
+                |ep| async move {
+                    match self.client.get_blob_bytes(&ep, desc).await {
+                        Ok(b) => Ok(Some(b)),
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                },
+                || self.not_found(&format!("blob {}", desc.digest)),
+            )
+            .await?;
         if let Some(store) = &self.store {
             store.blobs().write_bytes(desc, &bytes).await?;
         }
@@ -199,12 +198,14 @@ impl Remote {
         }
         let r = digest.to_string();
         let raw = self
-            .pull(|ep| {
-                let r = r.clone();
-                async move { self.client.get_manifest(&ep, &r).await }
-            })
-            .await?
-            .ok_or_else(|| self.not_found(&format!("manifest {r}")))?;
+            .pull(
+                |ep| {
+                    let r = r.clone();
+                    async move { self.client.get_manifest(&ep, &r).await }
+                },
+                || self.not_found(&format!("manifest {r}")),
+            )
+            .await?;
         if let Some(store) = &self.store {
             store
                 .blobs()
@@ -212,6 +213,17 @@ impl Remote {
                 .await?;
         }
         Ok(raw)
+    }
+}
+
+/// The origin's error, with what each mirror said when there were mirrors.
+fn with_notes(e: RegistryError, notes: Vec<String>) -> RegistryError {
+    if notes.is_empty() {
+        return e;
+    }
+    RegistryError::ViaMirrors {
+        origin: Box::new(e),
+        mirrors: notes,
     }
 }
 
@@ -229,12 +241,14 @@ impl Source for Remote {
         }
         let r = self.reference.manifest_reference().to_string();
         Ok(self
-            .pull(|ep| {
-                let r = r.clone();
-                async move { self.client.get_manifest(&ep, &r).await }
-            })
-            .await?
-            .ok_or_else(|| self.not_found(&format!("manifest {r}")))?)
+            .pull(
+                |ep| {
+                    let r = r.clone();
+                    async move { self.client.get_manifest(&ep, &r).await }
+                },
+                || self.not_found(&format!("manifest {r}")),
+            )
+            .await?)
     }
 
     async fn manifest(&self, desc: &Descriptor) -> Result<RawManifest, OciError> {
