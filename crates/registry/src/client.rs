@@ -80,6 +80,9 @@ struct Inner {
     tags_page_size: usize,
     hosts: Mutex<HashMap<String, HostState>>,
     tokens: Mutex<HashMap<String, CachedToken>>,
+    /// One lock per host ping and per token key, so concurrent requests that miss the
+    /// caches wait for one ping or token request instead of each making their own.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A registry client; cheap to clone, shared across a run.
@@ -147,6 +150,7 @@ impl Client {
                 },
                 hosts: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
+                in_flight: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -187,6 +191,11 @@ impl Client {
     /// registries plain HTTP when HTTPS does not answer (as Docker does). The ping's
     /// challenge is remembered so the first real request already carries credentials.
     pub(crate) async fn host_state(&self, ep: &Endpoint) -> Result<HostState> {
+        if let Some(s) = self.inner.hosts.lock().expect("not poisoned").get(&ep.host) {
+            return Ok(s.clone());
+        }
+        let flight = self.flight(&format!("ping|{}", ep.host));
+        let _one_at_a_time = flight.lock().await;
         if let Some(s) = self.inner.hosts.lock().expect("not poisoned").get(&ep.host) {
             return Ok(s.clone());
         }
@@ -283,6 +292,17 @@ impl Client {
         }
     }
 
+    /// The lock that makes concurrent fetches of `key` (a ping, a token) happen once.
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .in_flight
+            .lock()
+            .expect("not poisoned")
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
     /// The `Authorization` header value for a request, if the host wants one.
     async fn authorization(
         &self,
@@ -336,10 +356,22 @@ impl Client {
         scopes: &[String],
     ) -> Result<String> {
         let key = token_key(realm, service, scopes);
-        if let Some(t) = self.inner.tokens.lock().expect("not poisoned").get(&key)
-            && t.expires > Instant::now()
-        {
-            return Ok(t.token.clone());
+        let cached = || {
+            self.inner
+                .tokens
+                .lock()
+                .expect("not poisoned")
+                .get(&key)
+                .filter(|t| t.expires > Instant::now())
+                .map(|t| t.token.clone())
+        };
+        if let Some(t) = cached() {
+            return Ok(t);
+        }
+        let flight = self.flight(&format!("token|{key}"));
+        let _one_at_a_time = flight.lock().await;
+        if let Some(t) = cached() {
+            return Ok(t);
         }
         let cred = self.inner.creds.get(registry).await?;
         let auth_fail = |message: String| RegistryError::Auth {

@@ -594,3 +594,20 @@ async fn an_unreachable_registry_is_a_network_error_naming_it() {
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_share_one_ping() {
+    let (repo, img) = pushed_image(9).await;
+    let proxy = Proxy::start(Fault::DropDigest {
+        on: Match::new(None, "/never-matches/"),
+    })
+    .await;
+    let c = fast_client();
+    let r = remote(&c, &proxy, &repo);
+    let heads = futures::future::join_all((0..16).map(|_| r.head())).await;
+    for h in heads {
+        assert_eq!(h.unwrap().digest, *img.manifest.digest());
+    }
+    let pings = proxy.seen().iter().filter(|s| s.path == "/v2/").count();
+    assert_eq!(pings, 1, "{:?}", proxy.seen());
+}

@@ -725,6 +725,46 @@ async fn token_registry_caches_tokens_per_scope() {
         1,
         "one token request for 35 operations on {pull_scope}"
     );
+
+    // A concurrent push of many blobs asks once for its scope, not once per blob.
+    let repo = format!("itest/{}", unique("token-concurrent"));
+    let img = TestImage::new(
+        &[100, 200, 300, 400, 500, 600],
+        22 + std::process::id() as u64,
+    );
+    let open = endpoint(&open_registry(), &format!("itest/{}", unique("token-src")));
+    img.push(&anonymous(), &open, "v1").await;
+    let src_client = anonymous();
+    let src = Remote::new(
+        &src_client,
+        reference(&format!("{}/{}:v1", open_registry(), open.repository)),
+    );
+    let c = client_with_files(vec![docker_config_file()]);
+    let dst = Remote::new(&c, reference(&format!("{reg}/{repo}:v1")));
+    let report = copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.copied, 7);
+    let stats = issuer_stats().await;
+    assert_eq!(
+        scope_count(&stats, &format!("repository:{repo}:pull,push")),
+        1,
+        "{:?}",
+        requests_for(&stats, &repo)
+    );
+
+    // A mount between two repositories of the token registry: one token for both scopes.
+    let mounted = format!("itest/{}", unique("token-mount"));
+    let dst2 = Remote::new(&c, reference(&format!("{reg}/{mounted}:v1")));
+    let report = copy(&dst, &dst2, &CopyOptions::default()).await.unwrap();
+    assert_eq!((report.mounted, report.copied), (7, 0), "{report:?}");
+    let seen = requests_for(&issuer_stats().await, &mounted);
+    assert!(
+        seen.iter().any(|r| {
+            let scopes = r["scopes"].to_string();
+            scopes.contains(&format!("repository:{repo}:pull\""))
+                && scopes.contains(&format!("repository:{mounted}:pull,push"))
+        }),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
