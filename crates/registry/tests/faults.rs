@@ -62,6 +62,9 @@ enum Fault {
     },
     /// On the first matching request, send `after` bytes of the body, then close.
     Cut { on: Match, after: usize },
+    /// Like `Cut`, and later requests lose their `Range` header (a registry or cache that
+    /// cannot serve ranges answers 200 with the whole blob).
+    CutNoRange { on: Match, after: usize },
     /// Flip a byte in the middle of every matching body.
     Corrupt { on: Match },
     /// Replace `Docker-Content-Digest` on matching answers with a wrong digest.
@@ -206,7 +209,11 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let mut fwd = Request::builder()
         .method(parts.method.clone())
         .uri(format!("http://{}{path}", st.upstream));
+    let drop_range = matches!(&st.fault, Fault::CutNoRange { on, .. } if on.hits(&method, &path));
     for (k, v) in &parts.headers {
+        if drop_range && k == hyper::header::RANGE {
+            continue;
+        }
         fwd = fwd.header(k, v);
     }
     let upstream = match st.http.request(fwd.body(Full::new(body)).unwrap()).await {
@@ -234,7 +241,7 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let status = parts.status.as_u16();
     let mut cut = None;
     match &st.fault {
-        Fault::Cut { on, after }
+        Fault::Cut { on, after } | Fault::CutNoRange { on, after }
             if on.hits(&method, &path)
                 && parts.status.is_success()
                 && st.hits.fetch_add(1, Ordering::SeqCst) == 0 =>
@@ -485,6 +492,28 @@ async fn a_cut_download_resumes_with_range() {
         proxy.seen_for("/blobs/")[1].range.as_deref(),
         Some("bytes=12345-")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_download_resumes_when_the_registry_ignores_range() {
+    let (repo, img) = pushed_image(10).await;
+    let (layer, bytes) = &img.layers()[0];
+    let proxy = Proxy::start(Fault::CutNoRange {
+        on: Match::new(Some(Method::GET), format!("/blobs/{}", layer.digest)),
+        after: 700_000,
+    })
+    .await;
+    let c = fast_client();
+    let got = read_all(c.blob_stream(&endpoint(&proxy.host(), &repo), layer))
+        .await
+        .unwrap();
+    assert!(
+        got == bytes[..],
+        "bytes differ after a 200 to a Range request"
+    );
+    let gets = proxy.seen_for("/blobs/");
+    assert_eq!(statuses(&gets), vec![200, 200]);
+    assert_eq!(gets[1].range.as_deref(), Some("bytes=700000-"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
