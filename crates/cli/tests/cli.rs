@@ -315,6 +315,27 @@ fn digest_of_index_and_of_platforms() {
         ok(w.plinth().args(["digest", &slim])).trim(),
         env("PLINTH_IMG_DEBIAN_SLIM_DIGEST")
     );
+    // --platform on a single-platform image: its digest when it is that platform, else a
+    // not-found naming the platform it is.
+    assert_eq!(
+        ok(w.plinth()
+            .args(["digest", "--platform", "linux/amd64", &slim]))
+        .trim(),
+        env("PLINTH_IMG_DEBIAN_SLIM_DIGEST")
+    );
+    let err = fails(
+        w.plinth()
+            .args(["digest", "--platform", "linux/arm64", &slim]),
+        3,
+    );
+    assert_names(&err, &["linux/arm64", "linux/amd64"]);
+    let arm_by_digest = env("PLINTH_IMG_DEBIAN_ARM64");
+    assert_eq!(
+        ok(w.plinth()
+            .args(["digest", "--platform", "linux/arm64", &arm_by_digest]))
+        .trim(),
+        env("PLINTH_IMG_DEBIAN_ARM64V8_DIGEST")
+    );
     // JSON.
     let v = json(&ok(w.plinth().args([
         "digest",

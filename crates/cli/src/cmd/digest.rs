@@ -95,13 +95,11 @@ async fn resolve(
         ImageName::Registry(r) => {
             let remote = opener.remote(r);
             let head = remote.head().await?;
-            if platform.is_none()
-                || plinth_oci::media::manifest_kind(&head.media_type)
-                    != Some(plinth_oci::media::ManifestKind::Index)
-            {
+            if platform.is_none() {
                 (head.digest, head.media_type, head.size, None)
             } else {
-                // The index's bytes are needed to pick a platform: one GET, by digest, cached.
+                // The index's bytes are needed to pick a platform (a single-platform image's,
+                // to read its config's platform): one GET, by digest, cached.
                 let desc = plinth_oci::Descriptor::new(
                     &head.media_type,
                     head.digest.clone(),
@@ -159,12 +157,35 @@ async fn resolve(
                 platform: d.platform.as_ref().map(|p| p.to_string()),
             })
         }
-        None => Ok(Resolved {
-            reference: text,
-            digest,
-            media_type,
-            size,
-            platform: None,
-        }),
+        None => {
+            // Not an index: the image itself, when it is of the platform asked for.
+            let image = raw.as_image().expect("a manifest that is not an index");
+            let bytes = match name {
+                ImageName::Registry(r) => opener.remote(r).blob_bytes(&image.config).await?,
+                other => {
+                    crate::cmd::manifest::read_blob(opener.source(other)?.as_ref(), &image.config)
+                        .await?
+                }
+            };
+            let have = plinth_oci::ConfigFile::from_slice(&bytes)
+                .map_err(|e| CliError::invalid(format!("{text}: malformed image config: {e}")))?
+                .platform();
+            if platform.match_rank(&have).is_none() {
+                return Err(CliError {
+                    code: crate::error::exit::NOT_FOUND,
+                    message: format!(
+                        "{text}: no manifest for platform {platform} (a single-platform image \
+                         for {have})"
+                    ),
+                });
+            }
+            Ok(Resolved {
+                reference: text,
+                digest,
+                media_type,
+                size,
+                platform: Some(have.to_string()),
+            })
+        }
     }
 }
