@@ -61,6 +61,10 @@ enum Command {
     Tags(cmd::tags::Args),
     /// Copy an image between registries, OCI layouts and docker-archives.
     Copy(cmd::copy::Args),
+    /// Build an image from flags or a Dockerfile (no RUN), without a daemon.
+    Build(Box<cmd::build::Args>),
+    /// Move an image onto a new base without rebuilding it.
+    Rebase(cmd::rebase::Args),
     /// The local content store.
     #[command(subcommand)]
     Cache(cmd::cache::Command),
@@ -109,6 +113,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Config(a) => cmd::manifest::run_config(&g, a).await,
         Command::Tags(a) => cmd::tags::run(&g, a).await,
         Command::Copy(a) => cmd::copy::run(&g, a).await,
+        Command::Build(a) => cmd::build::run(&g, *a).await,
+        Command::Rebase(a) => cmd::rebase::run(&g, a).await,
         Command::Cache(c) => cmd::cache::run(&g, c),
     }
 }

@@ -6,3 +6,5 @@ pub mod digest;
 pub mod manifest;
 pub mod reference;
 pub mod tags;
+pub mod build;
+pub mod rebase;
