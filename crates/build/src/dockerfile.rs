@@ -83,6 +83,8 @@ struct StageOut {
     keep: Vec<Arc<tempfile::TempPath>>,
     /// Whether this stage set CMD (an ENTRYPOINT then keeps it).
     cmd_set: bool,
+    /// Directories WORKDIR created, written with the next layer.
+    pending: Tree,
 }
 
 struct Exec<'a> {
@@ -289,6 +291,7 @@ impl Exec<'_> {
                 base_kind: BaseKind::Scratch,
                 keep: vec![],
                 cmd_set: false,
+                pending: Tree::new(),
             }
         } else if let Some(&i) = self.names.get(&base_name.to_lowercase())
             && i < index
@@ -317,6 +320,7 @@ impl Exec<'_> {
                 },
                 keep: vec![],
                 cmd_set: false,
+                pending: Tree::new(),
             }
         };
         out.cmd_set = false;
@@ -325,6 +329,10 @@ impl Exec<'_> {
         for n in stage.instructions.clone() {
             let ins = self.df.instructions[n].clone();
             self.instruction(&ins, &mut out, &mut args).await?;
+        }
+        if !out.pending.is_empty() {
+            let tree = std::mem::take(&mut out.pending);
+            self.add_layer(&mut out, tree, "WORKDIR # plinth").await?;
         }
         Ok(out)
     }
@@ -368,14 +376,10 @@ impl Exec<'_> {
                 )));
             }
             InstructionKind::Copy | InstructionKind::Add => {
-                let tree = self.copy(ins, out, &vars).await?;
-                let opts = self.opts.layer.clone();
-                let t = tree.clone();
-                let built = tokio::task::spawn_blocking(move || write_layer(&t, &opts))
-                    .await
-                    .map_err(|e| BuildError::Invalid(format!("layer writer failed: {e}")))??;
-                out.added.merge(&tree);
-                out.image.append(LayerRef::built(built), &history);
+                let copied = self.copy(ins, out, &vars).await?;
+                let mut tree = std::mem::take(&mut out.pending);
+                tree.merge(&copied);
+                self.add_layer(out, tree, &history).await?;
                 return Ok(());
             }
             InstructionKind::Arg => {
@@ -413,6 +417,10 @@ impl Exec<'_> {
                 };
                 let wd = format!("/{}", clean_path(&joined));
                 rt.working_dir = Some(wd.clone());
+                // WORKDIR creates the directory (root-owned) when the build made none there.
+                if out.added.get(&wd).is_none() && wd != "/" {
+                    out.pending.insert(&wd, Entry::dir(0o755));
+                }
             }
             InstructionKind::Stopsignal => {
                 let v = self.text(ins, &vars)?;
@@ -495,6 +503,17 @@ impl Exec<'_> {
             }
         }
         out.image.history(&history, true);
+        Ok(())
+    }
+
+    async fn add_layer(&self, out: &mut StageOut, tree: Tree, history: &str) -> Result<()> {
+        let opts = self.opts.layer.clone();
+        let t = tree.clone();
+        let built = tokio::task::spawn_blocking(move || write_layer(&t, &opts))
+            .await
+            .map_err(|e| BuildError::Invalid(format!("layer writer failed: {e}")))??;
+        out.added.merge(&tree);
+        out.image.append(LayerRef::built(built), history);
         Ok(())
     }
 
@@ -862,7 +881,8 @@ impl Exec<'_> {
                             d.uid = u;
                             d.gid = g;
                         }
-                        if !dest.is_empty() && tree.get(&dest).is_none() {
+                        let exists = out.added.get(&dest).is_some() || out.pending.get(&dest).is_some();
+                        if !dest.is_empty() && tree.get(&dest).is_none() && !exists {
                             tree.insert(&dest, d);
                         }
                     } else if is_add && meta.is_file() && imagefs::looks_like_archive(&path) {
@@ -894,7 +914,8 @@ impl Exec<'_> {
         // Parents the copy creates belong to the --chown owner, as in BuildKit.
         if let Some((u, g)) = chown {
             let p = dest.as_str();
-            if tree.get(p).is_none() && !dest.is_empty() && dest_is_dir {
+            let exists = out.added.get(p).is_some() || out.pending.get(p).is_some();
+            if tree.get(p).is_none() && !dest.is_empty() && dest_is_dir && !exists {
                 let mut d = Entry::dir(0o755);
                 d.uid = u;
                 d.gid = g;
@@ -909,7 +930,7 @@ impl Exec<'_> {
         let ctx = &self.opts.context;
         if !has_glob(rel) {
             let exists = std::fs::symlink_metadata(ctx.join(rel)).is_ok();
-            return if exists && (rel.is_empty() || !self.ignore.excluded(rel)) {
+            return if exists && (rel.is_empty() || self.visible(rel)) {
                 vec![rel.to_string()]
             } else {
                 vec![]
@@ -937,8 +958,23 @@ impl Exec<'_> {
             }
             found = next;
         }
-        found.retain(|p| !self.ignore.excluded(p));
+        found.retain(|p| self.visible(p));
         found
+    }
+
+    /// Whether a context path is in the context as the builder sees it: not excluded by
+    /// `.dockerignore`, or a directory holding a path an exception (`!`) re-includes.
+    fn visible(&self, rel: &str) -> bool {
+        if !self.ignore.excluded(rel) {
+            return true;
+        }
+        let dir = self.opts.context.join(rel);
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return false;
+        };
+        rd.filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .any(|n| self.visible(&join(rel, &n)))
     }
 }
 
