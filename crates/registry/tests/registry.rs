@@ -1088,8 +1088,6 @@ async fn first_contact_with_a_loopback_registry_is_quick() {
     let ep = endpoint(&open_registry(), "library/debian");
     c.head_manifest(&ep, "bookworm").await.unwrap().unwrap();
     let took = start.elapsed();
-    assert!(
-        took < std::time::Duration::from_millis(750),
-        "took {took:?}"
-    );
+    // Retrying HTTPS with backoff cost ≥ 3.75 s here; plain HTTP answers at once.
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
 }
