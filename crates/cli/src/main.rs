@@ -68,6 +68,10 @@ enum Command {
     /// The local content store.
     #[command(subcommand)]
     Cache(cmd::cache::Command),
+    /// What an image provides: OS, libc, packages, runtimes, tools, users, layers, config.
+    Inspect(cmd::inspect::Args),
+    /// A software bill of materials (SPDX 2.3 or CycloneDX 1.5 JSON).
+    Sbom(cmd::sbom::Args),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +120,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Build(a) => cmd::build::run(&g, *a).await,
         Command::Rebase(a) => cmd::rebase::run(&g, a).await,
         Command::Cache(c) => cmd::cache::run(&g, c),
+        Command::Inspect(a) => cmd::inspect::run(&g, a).await,
+        Command::Sbom(a) => cmd::sbom::run(&g, a).await,
     }
 }
 

@@ -1,14 +1,23 @@
 //! What a container base image contains, and how package versions order.
 //!
-//! This crate will hold plinth's catalogers: the readers that look at an image's merged
-//! filesystem and report what the base provides: the OS and its version (`os-release`),
-//! installed packages from the dpkg database (including distroless `status.d`), apk's
-//! `installed` database and the rpm database, language runtimes, shells and tools, users,
-//! setuid files, along with the report model, SBOM writers and vulnerability matching.
-//!
-//! Today it holds [`version`]: package version ordering for dpkg, apk and rpm, the base that
-//! vulnerability matching builds on.
+//! * [`catalog`]: the catalogers. Each reads an image's merged filesystem
+//!   ([`plinth_fs::MergedFs`]) and reports one thing the base provides: the OS and its end of
+//!   life (`os-release`), the C library, installed packages from dpkg (including distroless
+//!   `status.d`), apk and rpm, usable package managers, language runtimes, shells and tools,
+//!   users and groups, setuid and world-writable files. Each declares the
+//!   [`plinth_fs::ContentRequest`] it needs, so the filesystem layer keeps only those bytes.
+//! * [`report`]: the inspect report (image, config, catalog, findings) and its builder; its
+//!   JSON form is the documented `plinth inspect --json` schema.
+//! * [`sbom`]: SPDX 2.3 and CycloneDX 1.5 JSON documents with purls.
+//! * [`version`]: package version ordering for dpkg, apk and rpm, the base that
+//!   vulnerability matching builds on.
 
 #![warn(missing_docs)]
 
+pub mod catalog;
+pub mod report;
+pub mod sbom;
 pub mod version;
+
+pub use catalog::{Catalog, catalog, request};
+pub use report::{ImageInput, Report, build};

@@ -8,3 +8,5 @@ pub mod reference;
 pub mod tags;
 pub mod build;
 pub mod rebase;
+pub mod inspect;
+pub mod sbom;
