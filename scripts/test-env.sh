@@ -26,6 +26,10 @@ ensure_packages docker-registry apache2-utils openssl curl python3 ca-certificat
   eatmydata umoci skopeo runc oci-image-tool
 
 "$PLINTH_SCRIPTS_DIR/registry-env.sh" start
-"$PLINTH_SCRIPTS_DIR/test-images.sh" >&2
+# test-images.sh keeps its image cache under $PLINTH_CACHE_DIR, which is also the name of
+# plinth's own content-store setting: give it the CI cache root explicitly
+# (PLINTH_CI_CACHE_DIR), so a user's plinth cache setting never moves the images.
+PLINTH_CACHE_DIR=${PLINTH_CI_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/plinth-ci} \
+  "$PLINTH_SCRIPTS_DIR/test-images.sh" >&2
 plinth_log "test environment ready in ${SECONDS}s"
 printf 'source %s\n' "$PLINTH_TEST_STATE/env" "$PLINTH_TEST_STATE/images.env"
