@@ -163,7 +163,12 @@ pub async fn build(text: &str, opts: &Options, resolver: &dyn Resolver) -> Resul
     };
     let out = exec.stage(target).await?;
     let base_kind = out.base_kind;
-    let user = out.image.config.config.as_ref().and_then(|c| c.user.clone());
+    let user = out
+        .image
+        .config
+        .config
+        .as_ref()
+        .and_then(|c| c.user.clone());
     let added = out.added.clone();
     let allow = opts.allow_dynamic;
     let report = tokio::task::spawn_blocking(move || {
@@ -248,7 +253,10 @@ impl Exec<'_> {
         Ok(())
     }
 
-    fn stage(&mut self, index: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<StageOut>> + Send + '_>> {
+    fn stage(
+        &mut self,
+        index: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<StageOut>> + Send + '_>> {
         Box::pin(async move {
             if let Some(s) = self.built.get(&index) {
                 return Ok(s.clone());
@@ -259,7 +267,12 @@ impl Exec<'_> {
         })
     }
 
-    async fn open_image(&mut self, ins: &Instruction, name: &str, platform: &Platform) -> Result<Base> {
+    async fn open_image(
+        &mut self,
+        ins: &Instruction,
+        name: &str,
+        platform: &Platform,
+    ) -> Result<Base> {
         let (source, annotation) = self
             .resolver
             .open(name)
@@ -455,7 +468,10 @@ impl Exec<'_> {
             }
             InstructionKind::Shell => {
                 let Args::Exec(words) = &ins.args else {
-                    return Err(self.err(ins, "SHELL requires the JSON form, e.g. [\"/bin/bash\", \"-c\"]"));
+                    return Err(self.err(
+                        ins,
+                        "SHELL requires the JSON form, e.g. [\"/bin/bash\", \"-c\"]",
+                    ));
                 };
                 let s: Vec<String> = words.iter().map(|w| w.value.clone()).collect();
                 out.image.runtime().extra.insert("Shell".into(), json!(s));
@@ -489,10 +505,7 @@ impl Exec<'_> {
                     return Err(self.err(ins, "ONBUILD requires an instruction"));
                 };
                 let rt = out.image.runtime();
-                let list = rt
-                    .extra
-                    .entry("OnBuild")
-                    .or_insert_with(|| json!([]));
+                let list = rt.extra.entry("OnBuild").or_insert_with(|| json!([]));
                 if let Some(a) = list.as_array_mut() {
                     a.push(Value::String(inner.original.clone()));
                 }
@@ -598,37 +611,46 @@ impl Exec<'_> {
     }
 
     /// Files of a stage or image for `COPY --from`, limited to `want`.
-    async fn from_tree(
+    async fn source_tree(
         &mut self,
         ins: &Instruction,
         from: &str,
         want: &[String],
     ) -> Result<(Tree, Vec<Arc<tempfile::TempPath>>)> {
-        let stage_index = self
-            .names
-            .get(&from.to_lowercase())
-            .copied()
-            .or_else(|| from.parse::<usize>().ok().filter(|i| *i < self.stages.len()));
+        let stage_index = self.names.get(&from.to_lowercase()).copied().or_else(|| {
+            from.parse::<usize>()
+                .ok()
+                .filter(|i| *i < self.stages.len())
+        });
         if let Some(i) = stage_index {
             let current = self
                 .stages
                 .iter()
-                .position(|s| s.instructions.contains(&self.df.instructions.iter().position(|x| x == ins).unwrap_or(0)))
+                .position(|s| {
+                    s.instructions.contains(
+                        &self
+                            .df
+                            .instructions
+                            .iter()
+                            .position(|x| x == ins)
+                            .unwrap_or(0),
+                    )
+                })
                 .unwrap_or(usize::MAX);
             if i >= current {
-                return Err(self.err(ins, format!("--from={from} names this stage or a later one")));
+                return Err(self.err(
+                    ins,
+                    format!("--from={from} names this stage or a later one"),
+                ));
             }
             let st = self.stage(i).await?;
             let mut keep = st.keep.clone();
             let mut tree = Tree::new();
             if !st.base_layers.is_empty() {
-                let (t, k) = imagefs::extract(
-                    &st.base_layers,
-                    imagefs::want_paths(want),
-                    &self.temp_dir(),
-                )
-                .await
-                .map_err(|e| self.err(ins, e))?;
+                let (t, k) =
+                    imagefs::extract(&st.base_layers, imagefs::want_paths(want), &self.temp_dir())
+                        .await
+                        .map_err(|e| self.err(ins, e))?;
                 tree = t;
                 keep.push(k);
             }
@@ -640,9 +662,13 @@ impl Exec<'_> {
         if !self.images.contains_key(&key) {
             let platform = self.opts.platform.clone();
             let base = self.open_image(ins, from, &platform).await?;
-            let (t, k) = imagefs::extract(&base.layers, imagefs::want_paths(&[String::new()]), &self.temp_dir())
-                .await
-                .map_err(|e| self.err(ins, e))?;
+            let (t, k) = imagefs::extract(
+                &base.layers,
+                imagefs::want_paths(&[String::new()]),
+                &self.temp_dir(),
+            )
+            .await
+            .map_err(|e| self.err(ins, e))?;
             self.images.insert(key.clone(), (base.layers, k, t));
         }
         let (_, k, t) = &self.images[&key];
@@ -680,7 +706,10 @@ impl Exec<'_> {
                 (p, g)
             } else {
                 tree.merge(&out.added);
-                (file_text(&tree, "etc/passwd"), file_text(&tree, "etc/group"))
+                (
+                    file_text(&tree, "etc/passwd"),
+                    file_text(&tree, "etc/group"),
+                )
             }
         } else {
             (String::new(), String::new())
@@ -693,8 +722,9 @@ impl Exec<'_> {
         };
         let uid = match numeric(u) {
             Some(n) => n,
-            None => lookup(&passwd, u, 2)
-                .ok_or_else(|| self.err(ins, format!("--chown: user {u:?} not found in /etc/passwd")))?,
+            None => lookup(&passwd, u, 2).ok_or_else(|| {
+                self.err(ins, format!("--chown: user {u:?} not found in /etc/passwd"))
+            })?,
         };
         let gid = match g {
             None if numeric(u).is_some() => uid,
@@ -710,7 +740,12 @@ impl Exec<'_> {
     }
 
     /// The files one COPY/ADD adds.
-    async fn copy(&mut self, ins: &Instruction, out: &mut StageOut, vars: &[String]) -> Result<Tree> {
+    async fn copy(
+        &mut self,
+        ins: &Instruction,
+        out: &mut StageOut,
+        vars: &[String],
+    ) -> Result<Tree> {
         let is_add = ins.kind == InstructionKind::Add;
         let raw: Vec<String> = match &ins.args {
             Args::List(ws) | Args::Exec(ws) => ws.iter().map(|w| w.value.clone()).collect(),
@@ -724,15 +759,14 @@ impl Exec<'_> {
             )));
         }
         if raw.len() < 2 {
-            return Err(self.err(ins, format!("{} requires at least two arguments", ins.keyword.value)));
+            return Err(self.err(
+                ins,
+                format!("{} requires at least two arguments", ins.keyword.value),
+            ));
         }
         let mut words = Vec::new();
         for w in &raw {
-            words.push(if matches!(ins.args, Args::Exec(_)) {
-                self.expand(ins, w, vars)?
-            } else {
-                self.expand(ins, w, vars)?
-            });
+            words.push(self.expand(ins, w, vars)?);
         }
         let dest_raw = words.pop().expect("two or more");
         let srcs = words;
@@ -786,7 +820,7 @@ impl Exec<'_> {
                 // ADD --from behaves like COPY --from (no extraction), as in BuildKit.
             }
             let want: Vec<String> = srcs.iter().map(|s| glob_prefix(&clean_path(s))).collect();
-            let (src_tree, keep) = self.from_tree(ins, &from, &want).await?;
+            let (src_tree, keep) = self.source_tree(ins, &from, &want).await?;
             out.keep.extend(keep);
             for s in &srcs {
                 let s = clean_path(s);
@@ -805,7 +839,8 @@ impl Exec<'_> {
                     return Err(self.err(ins, format!("{s:?} not found in --from={from}")));
                 }
                 for m in matched {
-                    let is_dir = m.is_empty() || matches!(src_tree.get(&m).map(|e| &e.kind), Some(Kind::Dir));
+                    let is_dir = m.is_empty()
+                        || matches!(src_tree.get(&m).map(|e| &e.kind), Some(Kind::Dir));
                     let target = if is_dir {
                         dest.clone()
                     } else if dest_is_dir {
@@ -814,7 +849,11 @@ impl Exec<'_> {
                         dest.clone()
                     };
                     for (p, e) in src_tree.subtree(&m) {
-                        let rel = if m.is_empty() { p.as_str() } else { &p[m.len()..] };
+                        let rel = if m.is_empty() {
+                            p.as_str()
+                        } else {
+                            &p[m.len()..]
+                        };
                         let rel = rel.trim_start_matches('/');
                         if !rel.is_empty() && exclude.excluded(rel) {
                             continue;
@@ -856,12 +895,15 @@ impl Exec<'_> {
                 if matched.is_empty() {
                     return Err(self.err(
                         ins,
-                        format!("{s:?} not found in the build context (or excluded by .dockerignore)"),
+                        format!(
+                            "{s:?} not found in the build context (or excluded by .dockerignore)"
+                        ),
                     ));
                 }
                 for m in matched {
                     let path = self.opts.context.join(&m);
-                    let meta = std::fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, e))?;
+                    let meta =
+                        std::fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, e))?;
                     if meta.is_dir() {
                         let ignore = &self.ignore;
                         let exclude = &exclude;
@@ -881,7 +923,8 @@ impl Exec<'_> {
                             d.uid = u;
                             d.gid = g;
                         }
-                        let exists = out.added.get(&dest).is_some() || out.pending.get(&dest).is_some();
+                        let exists =
+                            out.added.get(&dest).is_some() || out.pending.get(&dest).is_some();
                         if !dest.is_empty() && tree.get(&dest).is_none() && !exists {
                             tree.insert(&dest, d);
                         }

@@ -47,7 +47,14 @@ pub fn is_elf(data: &[u8]) -> bool {
 }
 
 /// Libraries whose presence means TLS.
-const TLS_LIBS: &[&str] = &["libssl", "libcrypto", "libgnutls", "libnss3", "libmbedtls", "libwolfssl"];
+const TLS_LIBS: &[&str] = &[
+    "libssl",
+    "libcrypto",
+    "libgnutls",
+    "libnss3",
+    "libmbedtls",
+    "libwolfssl",
+];
 /// Strings TLS stacks leave in static binaries: Go's crypto/tls, rustls, OpenSSL, and the
 /// places CA bundles are looked for.
 const TLS_STRINGS: &[&[u8]] = &[
@@ -170,7 +177,10 @@ mod tests {
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let info = inspect(&me).unwrap();
         assert!(info.is_dynamic(), "{info:?}");
-        assert!(info.needed.iter().any(|n| n.starts_with("libc.so")), "{info:?}");
+        assert!(
+            info.needed.iter().any(|n| n.starts_with("libc.so")),
+            "{info:?}"
+        );
         assert_eq!(info.libc(), Some("glibc"));
         assert!(inspect(b"#!/bin/sh\n").is_none());
         assert!(contains(b"abc crypto/tls x", b"crypto/tls"));

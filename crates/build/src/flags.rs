@@ -97,7 +97,9 @@ pub fn parse_command(s: &str) -> Result<Vec<String>> {
 pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(BuildError::Invalid(format!("{flag} {s:?}: expected KEY=VALUE"))),
+        _ => Err(BuildError::Invalid(format!(
+            "{flag} {s:?}: expected KEY=VALUE"
+        ))),
     }
 }
 
@@ -106,11 +108,16 @@ pub fn port_key(p: &str) -> Result<Vec<String>> {
     let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
     let proto = proto.to_ascii_lowercase();
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(BuildError::Invalid(format!("invalid port {p:?}: unknown protocol")));
+        return Err(BuildError::Invalid(format!(
+            "invalid port {p:?}: unknown protocol"
+        )));
     }
     let bad = || BuildError::Invalid(format!("invalid port {p:?}"));
     let (lo, hi) = match port.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let n = port.parse::<u16>().map_err(|_| bad())?;
             (n, n)
@@ -175,8 +182,8 @@ impl PlatformAdd {
             Some((p, src)) => (p, Some(src)),
             None => (s, None),
         };
-        let platform =
-            Platform::parse(p).map_err(|e| BuildError::Invalid(format!("--platform {s:?}: {e}")))?;
+        let platform = Platform::parse(p)
+            .map_err(|e| BuildError::Invalid(format!("--platform {s:?}: {e}")))?;
         let add = match src {
             None => None,
             Some(src) if src.contains(":/") => Some(Add::parse(src)?),
@@ -357,7 +364,10 @@ mod tests {
             parse_command("python 'main file.py'").unwrap(),
             vec!["python", "main file.py"]
         );
-        assert_eq!(parse_command(r#"["/app","-v"]"#).unwrap(), vec!["/app", "-v"]);
+        assert_eq!(
+            parse_command(r#"["/app","-v"]"#).unwrap(),
+            vec!["/app", "-v"]
+        );
         assert_eq!(port_key("8080").unwrap(), vec!["8080/tcp"]);
         assert_eq!(port_key("53/UDP").unwrap(), vec!["53/udp"]);
         assert_eq!(port_key("1-2").unwrap().len(), 2);

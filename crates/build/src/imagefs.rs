@@ -109,7 +109,13 @@ fn checksum(block: &[u8]) -> u32 {
     block
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
         .sum()
 }
 
@@ -256,9 +262,8 @@ pub async fn extract(
                 inner: bridge,
                 verifier: Verifier::new(&desc.digest, Some(desc.size)),
             };
-            let what = |e: io::Error| {
-                BuildError::Invalid(format!("reading layer {}: {e}", desc.digest))
-            };
+            let what =
+                |e: io::Error| BuildError::Invalid(format!("reading layer {}: {e}", desc.digest));
             {
                 let r = decompressor(&mut hashing).map_err(what)?;
                 let mut r = r;

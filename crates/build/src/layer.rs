@@ -220,7 +220,8 @@ impl Tree {
     pub fn remove_all(&mut self, path: &str) {
         let p = clean_path(path);
         let prefix = format!("{p}/");
-        self.entries.retain(|k, _| k != &p && !k.starts_with(&prefix));
+        self.entries
+            .retain(|k, _| k != &p && !k.starts_with(&prefix));
     }
 
     /// Adds every entry of `other`, replacing entries at the same paths.
@@ -491,7 +492,12 @@ impl Write for Compressor {
 }
 
 impl Compressor {
-    fn new(c: Compression, threads: usize, file: File, state: Arc<Mutex<(Hasher, u64)>>) -> io::Result<Compressor> {
+    fn new(
+        c: Compression,
+        threads: usize,
+        file: File,
+        state: Arc<Mutex<(Hasher, u64)>>,
+    ) -> io::Result<Compressor> {
         let out = HashWriter { inner: file, state };
         Ok(match c {
             Compression::Gzip => {
@@ -600,9 +606,7 @@ fn append_entry<W: Write>(
                     builder.append_data(&mut h, path, r).map_err(io_err)?;
                 }
                 Content::Bytes(b) => {
-                    builder
-                        .append_data(&mut h, path, &b[..])
-                        .map_err(io_err)?;
+                    builder.append_data(&mut h, path, &b[..]).map_err(io_err)?;
                 }
                 Content::Range { file, offset, len } => {
                     let mut f = File::open(&**file).map_err(|err| BuildError::io(&**file, err))?;
@@ -666,7 +670,10 @@ mod tests {
 
     fn tree() -> Tree {
         let mut t = Tree::new();
-        t.insert("app/bin/tool", Entry::bytes(b"#!/bin/sh\necho hi\n".to_vec(), 0o755));
+        t.insert(
+            "app/bin/tool",
+            Entry::bytes(b"#!/bin/sh\necho hi\n".to_vec(), 0o755),
+        );
         t.insert("etc/motd", Entry::bytes(vec![b'x'; 300_000], 0o644));
         t.insert(
             "app/link",
@@ -738,8 +745,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::fs::write(d.path().join("sub/x"), b"x").unwrap();
-        std::fs::set_permissions(d.path().join("sub/x"), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(
+            d.path().join("sub/x"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         std::fs::write(d.path().join("y"), b"y").unwrap();
         std::os::unix::fs::symlink("y", d.path().join("z")).unwrap();
         let mut t = Tree::new();

@@ -109,9 +109,9 @@ pub async fn read_blob(source: &dyn Source, desc: &Descriptor) -> Result<Bytes> 
     }
     let mut s = source.blob(desc).await?;
     let mut buf = Vec::with_capacity(desc.size as usize);
-    s.read_to_end(&mut buf)
-        .await
-        .map_err(|e| BuildError::Invalid(format!("{}: reading {}: {e}", source.name(), desc.digest)))?;
+    s.read_to_end(&mut buf).await.map_err(|e| {
+        BuildError::Invalid(format!("{}: reading {}: {e}", source.name(), desc.digest))
+    })?;
     let actual = desc.digest.compute_like(&buf);
     if actual != desc.digest || buf.len() as u64 != desc.size {
         return Err(BuildError::Oci(plinth_oci::Error::Verify {
@@ -339,20 +339,24 @@ impl Image {
 
     /// Adds a history entry (`empty` for steps that made no layer).
     pub fn history(&mut self, created_by: &str, empty: bool) {
-        self.config.history.get_or_insert_with(Vec::new).push(History {
-            created: Some(self.created.clone()),
-            created_by: Some(created_by.to_string()),
-            comment: Some("plinth".into()),
-            empty_layer: empty.then_some(true),
-            ..History::default()
-        });
+        self.config
+            .history
+            .get_or_insert_with(Vec::new)
+            .push(History {
+                created: Some(self.created.clone()),
+                created_by: Some(created_by.to_string()),
+                comment: Some("plinth".into()),
+                empty_layer: empty.then_some(true),
+                ..History::default()
+            });
     }
 
     /// Serializes the config and manifest.
     pub fn finish(&self) -> Result<Finished> {
-        let config_bytes = Bytes::from(serde_json::to_vec(&self.config).map_err(|e| {
-            BuildError::Invalid(format!("cannot serialize the config: {e}"))
-        })?);
+        let config_bytes = Bytes::from(
+            serde_json::to_vec(&self.config)
+                .map_err(|e| BuildError::Invalid(format!("cannot serialize the config: {e}")))?,
+        );
         let config_desc = Descriptor::new(
             media::OCI_CONFIG,
             Digest::sha256(&config_bytes),
@@ -552,7 +556,10 @@ mod tests {
 
     #[test]
     fn docker_layer_types_become_oci() {
-        assert_eq!(oci_layer_type(media::DOCKER_LAYER_GZIP), media::OCI_LAYER_GZIP);
+        assert_eq!(
+            oci_layer_type(media::DOCKER_LAYER_GZIP),
+            media::OCI_LAYER_GZIP
+        );
         assert_eq!(oci_layer_type(media::OCI_LAYER_ZSTD), media::OCI_LAYER_ZSTD);
     }
 }

@@ -89,7 +89,9 @@ pub fn passwd_files(user: Option<&str>) -> (Vec<u8>, Vec<u8>) {
             && name != "root"
             && name != "nobody"
         {
-            passwd.push_str(&format!("{name}:x:65532:65532:{name}:/home/{name}:/sbin/nologin\n"));
+            passwd.push_str(&format!(
+                "{name}:x:65532:65532:{name}:/home/{name}:/sbin/nologin\n"
+            ));
             if grp.is_none() || grp == Some(name) {
                 group.push_str(&format!("{name}:x:65532:\n"));
             }
@@ -234,7 +236,12 @@ pub fn binaries(tree: &Tree) -> Result<Vec<Binary>> {
 /// Checks the files an image will hold (`tree`: everything added, extras included) on a base
 /// of `base` kind, run as `user`. Dynamic binaries on scratch are an error unless
 /// `allow_dynamic`.
-pub fn check(tree: &Tree, base: BaseKind, user: Option<&str>, allow_dynamic: bool) -> Result<Report> {
+pub fn check(
+    tree: &Tree,
+    base: BaseKind,
+    user: Option<&str>,
+    allow_dynamic: bool,
+) -> Result<Report> {
     let mut report = Report {
         binaries: binaries(tree)?,
         warnings: vec![],
@@ -279,8 +286,7 @@ pub fn check(tree: &Tree, base: BaseKind, user: Option<&str>, allow_dynamic: boo
         report.warnings.push(format!(
             "{} looks like it speaks TLS, but the image has no CA bundle ({}); add one with \
              --with ca-certificates",
-            b.path,
-            CA_BUNDLE
+            b.path, CA_BUNDLE
         ));
     }
     if let Some(u) = user
@@ -312,14 +318,20 @@ mod tests {
     fn dynamic_binary_on_scratch_is_an_error() {
         let me = std::env::current_exe().unwrap();
         let mut t = Tree::new();
-        t.add_host_path(&me, "/app", &HostOptions::default()).unwrap();
-        let err = check(&t, BaseKind::Scratch, None, false).unwrap_err().to_string();
+        t.add_host_path(&me, "/app", &HostOptions::default())
+            .unwrap();
+        let err = check(&t, BaseKind::Scratch, None, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/app is dynamically linked"), "{err}");
         assert!(err.contains("ld-linux"), "{err}");
         assert!(err.contains("libc.so.6"), "{err}");
         assert!(err.contains("distroless/cc"), "{err}");
         let r = check(&t, BaseKind::Scratch, Some("app"), true).unwrap();
-        assert!(r.warnings.iter().any(|w| w.contains("/etc/passwd")), "{r:?}");
+        assert!(
+            r.warnings.iter().any(|w| w.contains("/etc/passwd")),
+            "{r:?}"
+        );
         assert!(check(&t, BaseKind::Image, None, false).is_ok());
     }
 

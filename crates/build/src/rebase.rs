@@ -84,10 +84,7 @@ fn same_platform(a: &Platform, b: &Platform) -> bool {
 }
 
 /// Rebases one platform manifest of the image.
-pub async fn rebase_manifest(
-    req: &Request<'_>,
-    manifest: RawManifest,
-) -> Result<Rebased> {
+pub async fn rebase_manifest(req: &Request<'_>, manifest: RawManifest) -> Result<Rebased> {
     let image_name = req.image.name();
     let own = Base::from_manifest(req.image.clone(), None, manifest.clone()).await?;
     let platform = own.platform();

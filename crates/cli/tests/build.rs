@@ -95,7 +95,13 @@ fn hello_binaries(w: &World) -> (PathBuf, PathBuf) {
     let dy = w.path("hello-dyn");
     tool(
         "gcc",
-        &["-static", "-O2", "-o", st.to_str().unwrap(), src.to_str().unwrap()],
+        &[
+            "-static",
+            "-O2",
+            "-o",
+            st.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
     );
     tool(
         "gcc",
@@ -130,7 +136,8 @@ fn runc(w: &World, layout: &Path, tag: &str, args: Option<&[&str]>) -> String {
     }
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     let mut c = Command::new("runc");
-    c.args(["run", &unique("plinth-build")]).current_dir(&bundle);
+    c.args(["run", &unique("plinth-build")])
+        .current_dir(&bundle);
     let out = ok(c);
     let _ = std::fs::remove_dir_all(&bundle);
     out
@@ -167,16 +174,27 @@ fn scratch_static_binary_runs_and_dynamic_is_refused() {
     let digest = ok(c);
     assert!(digest.trim().starts_with("sha256:"));
     validate(&layout, "hello");
-    let inspect = json(&tool("skopeo", &["inspect", &format!("oci:{}:hello", layout.display())]));
+    let inspect = json(&tool(
+        "skopeo",
+        &["inspect", &format!("oci:{}:hello", layout.display())],
+    ));
     assert_eq!(inspect["Architecture"], "amd64");
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 1);
-    assert_eq!(runc(&w, &layout, "hello", None).trim(), "hello from scratch");
+    assert_eq!(
+        runc(&w, &layout, "hello", None).trim(),
+        "hello from scratch"
+    );
 
     // A dynamic binary on scratch: refused, naming the loader and libc.
     let mut c = w.plinth();
     c.args(["build", "--from", "scratch", "--add"])
         .arg(format!("{}:/hello", dy.display()))
-        .args(["--entrypoint", "/hello", "-t", &format!("oci:{}:dyn", layout.display())]);
+        .args([
+            "--entrypoint",
+            "/hello",
+            "-t",
+            &format!("oci:{}:dyn", layout.display()),
+        ]);
     let (success, _, err) = run(c);
     assert!(!success);
     assert!(err.contains("/hello is dynamically linked"), "{err}");
@@ -188,7 +206,14 @@ fn scratch_static_binary_runs_and_dynamic_is_refused() {
     let mut c = w.plinth();
     c.args(["build", "--from", "scratch", "--add"])
         .arg(format!("{}:/hello", st.display()))
-        .args(["--user", "app", "--with", "passwd", "--entrypoint", "/hello"])
+        .args([
+            "--user",
+            "app",
+            "--with",
+            "passwd",
+            "--entrypoint",
+            "/hello",
+        ])
         .args(["-t", &format!("oci:{}:user", layout.display())]);
     let (success, _, err) = run(c);
     assert!(success, "{err}");
@@ -198,7 +223,12 @@ fn scratch_static_binary_runs_and_dynamic_is_refused() {
     let mut c = w.plinth();
     c.args(["build", "--from", "scratch", "--add"])
         .arg(format!("{}:/hello", st.display()))
-        .args(["--user", "app", "-t", &format!("oci:{}:nouser", layout.display())]);
+        .args([
+            "--user",
+            "app",
+            "-t",
+            &format!("oci:{}:nouser", layout.display()),
+        ]);
     let (success, _, err) = run(c);
     assert!(success, "{err}");
     assert!(err.contains("no /etc/passwd"), "{err}");
@@ -217,8 +247,20 @@ fn debian_base_runs_sh_and_the_second_push_uploads_nothing() {
         let mut c = w.plinth();
         c.args(["build", "--json", "--from", &base, "--add"])
             .arg(format!("{}:/srv/site", site.display()))
-            .args(["--workdir", "/srv", "--env", "GREETING=hello", "--label", "a=b"])
-            .args(["--expose", "8080", "--cmd", "/bin/sh -c 'echo $GREETING from debian'"])
+            .args([
+                "--workdir",
+                "/srv",
+                "--env",
+                "GREETING=hello",
+                "--label",
+                "a=b",
+            ])
+            .args([
+                "--expose",
+                "8080",
+                "--cmd",
+                "/bin/sh -c 'echo $GREETING from debian'",
+            ])
             .args(["-t", dest]);
         json(&ok(c))
     };
@@ -232,7 +274,12 @@ fn debian_base_runs_sh_and_the_second_push_uploads_nothing() {
     // The base annotations: the name without digest, the platform manifest's digest.
     let raw = json(&tool(
         "skopeo",
-        &["inspect", "--raw", "--tls-verify=false", &format!("docker://{dest}")],
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{dest}"),
+        ],
     ));
     assert_eq!(
         raw["annotations"]["org.opencontainers.image.base.name"],
@@ -264,7 +311,12 @@ fn debian_base_runs_sh_and_the_second_push_uploads_nothing() {
     validate(&layout, "app");
     let out = runc(&w, &layout, "app", None);
     assert_eq!(out.trim(), "hello from debian");
-    let out = runc(&w, &layout, "app", Some(&["/bin/sh", "-c", "cat /srv/site/index.html; pwd"]));
+    let out = runc(
+        &w,
+        &layout,
+        "app",
+        Some(&["/bin/sh", "-c", "cat /srv/site/index.html; pwd"]),
+    );
     assert_eq!(out, "<h1>hi</h1>\n/srv\n");
 
     // docker-archive output: skopeo reads it.
@@ -348,7 +400,10 @@ COPY --from=base /etc/debian_version /etc/
 /// path → (kind, mode, uid, gid, content digest or link target), of an unpacked rootfs.
 fn tree(root: &Path) -> BTreeMap<String, (u32, u32, u32, u32, String)> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, u32, u32, u32, String)>) {
-        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         names.sort();
         for p in names {
             let m = std::fs::symlink_metadata(&p).unwrap();
@@ -361,7 +416,16 @@ fn tree(root: &Path) -> BTreeMap<String, (u32, u32, u32, u32, String)> {
                 String::new()
             };
             let rel = p.strip_prefix(root).unwrap().display().to_string();
-            out.insert(rel, (m.mode() & 0o170000, m.mode() & 0o7777, m.uid(), m.gid(), what));
+            out.insert(
+                rel,
+                (
+                    m.mode() & 0o170000,
+                    m.mode() & 0o7777,
+                    m.uid(),
+                    m.gid(),
+                    what,
+                ),
+            );
             if m.is_dir() {
                 walk(root, &p, out);
             }
@@ -382,7 +446,11 @@ fn config_of(layout: &Path, tag: &str) -> Value {
         .unwrap()
         .clone();
     let blob = |d: &Value| {
-        let digest = d["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap();
+        let digest = d["digest"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap();
         json(&std::fs::read_to_string(layout.join("blobs/sha256").join(digest)).unwrap())
     };
     let manifest = blob(&desc);
@@ -399,7 +467,12 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
     c.args(["build", "-q", "-f"])
         .arg(ctx.join("Dockerfile"))
         .arg(&ctx)
-        .args(["--target", "base", "-t", &format!("oci:{}:df", layout.display())]);
+        .args([
+            "--target",
+            "base",
+            "-t",
+            &format!("oci:{}:df", layout.display()),
+        ]);
     let digest = ok(c);
     validate(&layout, "df");
 
@@ -410,7 +483,12 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
     c.args(["build", "-q", "-f"])
         .arg(ctx2.join("Dockerfile"))
         .arg(&ctx2)
-        .args(["--target", "base", "-t", &format!("oci:{}:df2", layout.display())]);
+        .args([
+            "--target",
+            "base",
+            "-t",
+            &format!("oci:{}:df2", layout.display()),
+        ]);
     assert_eq!(ok(c), digest, "not reproducible across checkouts");
 
     // buildah on the same input (vfs storage, chroot isolation: no daemon, no privileges
@@ -452,7 +530,12 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
     for (l, d) in [(&layout, &mine), (&blayout, &theirs)] {
         tool(
             "umoci",
-            &["unpack", "--image", &format!("{}:df", l.display()), d.to_str().unwrap()],
+            &[
+                "unpack",
+                "--image",
+                &format!("{}:df", l.display()),
+                d.to_str().unwrap(),
+            ],
         );
     }
     let a = tree(&mine.join("rootfs"));
@@ -463,7 +546,11 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|k| format!("{k}: plinth {:?}, buildah {:?}", a.get(k), b.get(k)))
         .collect();
-    assert!(diffs.is_empty(), "filesystems differ:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "filesystems differ:\n{}",
+        diffs.join("\n")
+    );
     assert!(a.contains_key("docs/keep.md") && !a.contains_key("docs/a.md"));
     assert!(a.contains_key("extracted/sub/data.txt"));
     assert!(!a.contains_key("junk.tmp") && !a.contains_key("ignored"));
@@ -491,8 +578,7 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
     assert_eq!(mine["os"], theirs["os"]);
     assert_eq!(mine["architecture"], theirs["architecture"]);
     assert_eq!(
-        mine["rootfs"]["diff_ids"][0],
-        theirs["rootfs"]["diff_ids"][0],
+        mine["rootfs"]["diff_ids"][0], theirs["rootfs"]["diff_ids"][0],
         "the base layer is the same"
     );
 
@@ -506,7 +592,12 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
     let files = w.path("unpack-files");
     tool(
         "umoci",
-        &["unpack", "--image", &format!("{}:files", layout.display()), files.to_str().unwrap()],
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:files", layout.display()),
+            files.to_str().unwrap(),
+        ],
     );
     let t = tree(&files.join("rootfs"));
     assert_eq!(t["app/main.py"].2, 1000);
@@ -557,13 +648,24 @@ fn multi_platform_flags_build_makes_an_index() {
     ok(c);
     let raw = json(&tool(
         "skopeo",
-        &["inspect", "--raw", "--tls-verify=false", &format!("docker://{dest}")],
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{dest}"),
+        ],
     ));
     let platforms: Vec<String> = raw["manifests"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
     // A binary of the wrong architecture is refused.
@@ -586,29 +688,54 @@ fn rebase_onto_a_new_base_runs_and_reuses_own_layers() {
     let repo = format!("{r}/itest/{}", unique("rebase"));
     let app = format!("{repo}:1");
     let mut c = w.plinth();
-    c.args(["build", "-q", "--from", &format!("{r}/library/debian:bookworm-slim")])
-        .arg("--add")
-        .arg(format!("{}:/srv", site.display()))
-        .args(["--cmd", "/bin/sh -c 'cat /srv/index.html; python3 --version'", "-t", &app]);
+    c.args([
+        "build",
+        "-q",
+        "--from",
+        &format!("{r}/library/debian:bookworm-slim"),
+    ])
+    .arg("--add")
+    .arg(format!("{}:/srv", site.display()))
+    .args([
+        "--cmd",
+        "/bin/sh -c 'cat /srv/index.html; python3 --version'",
+        "-t",
+        &app,
+    ]);
     ok(c);
 
     // onto python:3.11-slim (debian-slim plus a layer): old base from the annotations.
     let rebased = format!("{repo}:rebased");
     let mut c = w.plinth();
-    c.args(["rebase", "--json", &app, "--onto", &format!("{r}/library/python:3.11-slim")])
-        .args(["-t", &rebased]);
+    c.args([
+        "rebase",
+        "--json",
+        &app,
+        "--onto",
+        &format!("{r}/library/python:3.11-slim"),
+    ])
+    .args(["-t", &rebased]);
     let report = json(&ok(c));
     assert_eq!(report["platforms"][0]["old_base_layers"], 1, "{report}");
     assert_eq!(report["platforms"][0]["new_base_layers"], 2, "{report}");
     assert_eq!(report["uploaded"], 1, "only the new config: {report}");
     let inspect = json(&tool(
         "skopeo",
-        &["inspect", "--tls-verify=false", &format!("docker://{rebased}")],
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{rebased}"),
+        ],
     ));
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 3);
     let raw = json(&tool(
         "skopeo",
-        &["inspect", "--raw", "--tls-verify=false", &format!("docker://{rebased}")],
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{rebased}"),
+        ],
     ));
     assert_eq!(
         raw["annotations"]["org.opencontainers.image.base.digest"],
@@ -632,12 +759,20 @@ fn rebase_onto_a_new_base_runs_and_reuses_own_layers() {
 
     // The wrong old base is refused, naming the mismatch.
     let mut c = w.plinth();
-    c.args(["rebase", &app, "--onto", &format!("{r}/library/python:3.11-slim")])
-        .args(["--old-base", &format!("{r}/library/python:3.11-slim")])
-        .args(["-t", &format!("{repo}:wrong")]);
+    c.args([
+        "rebase",
+        &app,
+        "--onto",
+        &format!("{r}/library/python:3.11-slim"),
+    ])
+    .args(["--old-base", &format!("{r}/library/python:3.11-slim")])
+    .args(["-t", &format!("{repo}:wrong")]);
     let (success, _, err) = run(c);
     assert!(!success);
-    assert!(err.contains("bottom layers are not the old base's"), "{err}");
+    assert!(
+        err.contains("bottom layers are not the old base's"),
+        "{err}"
+    );
 
     // A new base of another architecture is refused.
     let arm = format!(

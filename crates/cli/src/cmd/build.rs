@@ -234,7 +234,10 @@ async fn with_tree(
     .map_err(cli_error)?;
     let mut t = Tree::new();
     for (p, e) in tree.iter() {
-        if paths.iter().any(|w| p == w || p.starts_with(&format!("{w}/"))) {
+        if paths
+            .iter()
+            .any(|w| p == w || p.starts_with(&format!("{w}/")))
+        {
             t.insert(p, e.clone());
         }
     }
@@ -269,12 +272,27 @@ async fn flags_build(
     let with = parse_all(&a.with, Extra::parse)?;
     let mut recipe = Recipe {
         adds: parse_all(&a.add, Add::parse)?,
-        chown: a.chown.as_deref().map(flags::parse_chown).transpose().map_err(cli_error)?,
-        chmod: a.chmod.as_deref().map(flags::parse_mode).transpose().map_err(cli_error)?,
+        chown: a
+            .chown
+            .as_deref()
+            .map(flags::parse_chown)
+            .transpose()
+            .map_err(cli_error)?,
+        chmod: a
+            .chmod
+            .as_deref()
+            .map(flags::parse_mode)
+            .transpose()
+            .map_err(cli_error)?,
         keep_mode: a.keep_mode,
         squash: a.squash,
         entrypoint,
-        cmd: a.cmd.as_deref().map(flags::parse_command).transpose().map_err(cli_error)?,
+        cmd: a
+            .cmd
+            .as_deref()
+            .map(flags::parse_command)
+            .transpose()
+            .map_err(cli_error)?,
         env: parse_all(&a.env, |s| flags::parse_kv("--env", s))?,
         labels: parse_all(&a.label, |s| flags::parse_kv("--label", s))?,
         expose: a.expose.clone(),
