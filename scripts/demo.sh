@@ -15,7 +15,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "build plinth (release)"
-cargo build --release --locked -p plinth-cli
+cargo build --release -p plinth-cli
 plinth="$CARGO_TARGET_DIR/release/plinth"
 mkdir -p "$HOME/.local/bin"
 ln -sf "$plinth" "$HOME/.local/bin/plinth"

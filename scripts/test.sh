@@ -27,13 +27,13 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 
 echo "== cargo clippy" >&2
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test" >&2
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
-  cargo test --workspace --doc --locked
+  cargo nextest run --workspace --no-fail-fast
+  cargo test --workspace --doc
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --workspace --no-fail-fast
 fi
 echo "== all tests passed in $((SECONDS - start)) s" >&2
