@@ -68,6 +68,16 @@ enum Command {
     /// The local content store.
     #[command(subcommand)]
     Cache(cmd::cache::Command),
+    /// Every image reference in Dockerfiles, compose files and Kubernetes manifests.
+    Refs(cmd::refs::Args),
+    /// Pin image references to digests in place (`name:tag@sha256:…`).
+    Pin(cmd::pin::Args),
+    /// Check image references: unpinned, stale, unknown, disallowed (text, JSON, SARIF).
+    Check(cmd::check::Args),
+    /// Move pinned digests to their tags' current targets.
+    Update(cmd::update::Args),
+    /// Write plinth.lock: every reference with its index and per-platform digests.
+    Lock(cmd::lock::Args),
     /// What an image provides: OS, libc, packages, runtimes, tools, users, layers, config.
     Inspect(cmd::inspect::Args),
     /// A software bill of materials (SPDX 2.3 or CycloneDX 1.5 JSON).
@@ -120,6 +130,11 @@ async fn run(cli: Cli) -> CliResult {
         Command::Build(a) => cmd::build::run(&g, *a).await,
         Command::Rebase(a) => cmd::rebase::run(&g, a).await,
         Command::Cache(c) => cmd::cache::run(&g, c),
+        Command::Refs(a) => cmd::refs::run(a),
+        Command::Pin(a) => cmd::pin::run(&g, a).await,
+        Command::Check(a) => cmd::check::run(&g, a).await,
+        Command::Update(a) => cmd::update::run(&g, a).await,
+        Command::Lock(a) => cmd::lock::run(&g, a).await,
         Command::Inspect(a) => cmd::inspect::run(&g, a).await,
         Command::Sbom(a) => cmd::sbom::run(&g, a).await,
     }

@@ -500,6 +500,8 @@ async fn remote_rules(
         (Some(tag), Some(d)) => {
             let platform = site_platform(site);
             match freshness(resolver, r, platform.as_ref()).await {
+                // The digest's own HEAD is needed only to check a --platform against it.
+                Ok((_, Freshness::Current)) if platform.is_none() => return Ok(out),
                 Ok((_, Freshness::Current)) => match resolver.head(&r.without_tag()).await {
                     Ok(h) => h,
                     Err(e) => return Err(lookup_error(f, site, e)),
@@ -734,6 +736,55 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(rfc3339_seconds("yesterday"), None);
+    }
+
+    #[tokio::test]
+    async fn offline_findings() {
+        let src = "ARG NODEF\nARG BASE=python:3.12\nFROM python\nFROM ${BASE} AS b\n\
+                   FROM quay.io/org/app:1@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\
+                   FROM python@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n\
+                   FROM ${NODEF}\nFROM node:latest\nCOPY --from=b /a /b\nFROM Bad:1\nFROM scratch\n";
+        let f = crate::sites::extract(
+            Path::new("Dockerfile"),
+            crate::discover::FileKind::Dockerfile,
+            src.into(),
+            &Default::default(),
+        )
+        .unwrap()
+        .unwrap();
+        let opts = CheckOptions {
+            config: CheckConfig {
+                allowed_registries: vec!["docker.io".into()],
+                ..Default::default()
+            },
+            offline: true,
+            lock: None,
+        };
+        let report = check(&[f], None, &opts).await;
+        let lines: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{}:{}: {}[{}]: {}",
+                    f.path.display(),
+                    f.line,
+                    f.col,
+                    f.severity.as_str(),
+                    f.rule.as_str(),
+                    f.message
+                )
+            })
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+        assert!(report.fails(FailOn::Warning));
+        assert!(report.fails(FailOn::Error));
+        assert!(!report.fails(FailOn::Never));
+        let sarif = sarif(&report, Path::new("."));
+        assert_eq!(
+            sarif["runs"][0]["results"].as_array().unwrap().len(),
+            lines.len()
+        );
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl FilePlan {
 
 /// How a pinned reference relates to its tag's current target.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per reference, short-lived
 pub(crate) enum Freshness {
     /// The pinned digest is what the tag points at (or one of its index's manifests).
     Current,

@@ -733,6 +733,66 @@ mod tests {
     }
 
     #[test]
+    fn compose_and_kubernetes_rewrites() {
+        let src = "services:\r\n  a:\r\n    image: \"redis:7\"  # cache\r\n  b:\r\n    image: nginx\r\n  c:\r\n    image: ${IMG}\r\n";
+        let f = extract(
+            Path::new("compose.yaml"),
+            FileKind::Compose,
+            src.into(),
+            &ExpandOptions::default(),
+        )
+        .unwrap()
+        .unwrap();
+        let e1 = f.sites[0].edit_to("redis:7@sha256:r").unwrap();
+        let e2 = f.sites[1].edit_to("nginx:latest@sha256:n").unwrap();
+        assert!(f.sites[2].edit_to("x").is_err());
+        let out = crate::text::apply(src, &[e1, e2]);
+        assert_eq!(
+            out,
+            "services:\r\n  a:\r\n    image: \"redis:7@sha256:r\"  # cache\r\n  b:\r\n    image: nginx:latest@sha256:n\r\n  c:\r\n    image: ${IMG}\r\n"
+        );
+        let wanted = [
+            (0, "redis:7@sha256:r".to_string()),
+            (1, "nginx:latest@sha256:n".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        verify_rewrite(&f, &out, &wanted, &ExpandOptions::default()).unwrap();
+        // A rewrite that changed something else is refused.
+        assert!(verify_rewrite(&f, src, &wanted, &ExpandOptions::default()).is_err());
+
+        let k8s = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: 'busybox:1.36'\n";
+        let f = extract(
+            Path::new("pod.yaml"),
+            FileKind::Kubernetes,
+            k8s.into(),
+            &ExpandOptions::default(),
+        )
+        .unwrap()
+        .unwrap();
+        let e = f.sites[0].edit_to("busybox:1.36@sha256:b").unwrap();
+        assert_eq!(
+            crate::text::apply(k8s, &[e]),
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: 'busybox:1.36@sha256:b'\n"
+        );
+    }
+
+    #[test]
+    fn shared_arg_defaults_must_agree() {
+        // Two references end in the same ARG default; a rewrite that would make them differ
+        // is caught when the file is read again.
+        let src = "ARG V=3.12\nFROM python:$V\nFROM node:$V\n";
+        let f = df(src);
+        let e = f.sites[0].edit_to("python:3.12@sha256:p").unwrap();
+        let out = crate::text::apply(src, &[e]);
+        let wanted = [(0, "python:3.12@sha256:p".to_string())]
+            .into_iter()
+            .collect();
+        let err = verify_rewrite(&f, &out, &wanted, &ExpandOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("Dockerfile:3:6"), "{err}");
+    }
+
+    #[test]
     fn mount_from_and_backtick_escape() {
         let src = "# escape=`\nFROM a:1\nRUN --mount=type=bind,from=tool:2,target=/t `\n  true\n";
         let out = rewrite(src, 1, "tool:2@sha256:c");

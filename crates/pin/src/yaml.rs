@@ -131,20 +131,46 @@ fn scalar(
     start: usize,
     end: usize,
 ) -> Scalar {
-    let raw = src.get(start..end).unwrap_or("");
-    let quoted = |q: char| {
-        raw.len() == value.len() + 2
-            && raw.starts_with(q)
-            && raw.ends_with(q)
-            && raw[1..raw.len() - 1] == value
-    };
-    let value_span = match style {
-        ScalarStyle::Plain if raw == value => Some((start, end)),
-        ScalarStyle::SingleQuoted if quoted('\'') => Some((start + 1, end - 1)),
-        ScalarStyle::DoubleQuoted if quoted('"') && !value.contains('\\') => {
-            Some((start + 1, end - 1))
+    // The parser's end marker of a quoted scalar can run past the closing quote (over
+    // trailing blanks and a comment), so the closing quote is found here.
+    let rest = src.get(start..).unwrap_or("");
+    let close = |q: char| -> Option<usize> {
+        let mut it = rest.char_indices().skip(1).peekable();
+        while let Some((i, c)) = it.next() {
+            if c == q {
+                if q == '\'' && it.peek().is_some_and(|&(_, n)| n == '\'') {
+                    it.next();
+                    continue;
+                }
+                return Some(i);
+            }
+            if q == '"' && c == '\\' {
+                it.next();
+            }
         }
-        _ => None,
+        None
+    };
+    let (end, value_span) = match style {
+        ScalarStyle::Plain => {
+            let raw = src.get(start..end).unwrap_or("");
+            (end, (raw == value).then_some((start, end)))
+        }
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+            let q = if style == ScalarStyle::SingleQuoted {
+                '\''
+            } else {
+                '"'
+            };
+            match close(q).filter(|_| rest.starts_with(q)) {
+                Some(c) => {
+                    let inner = &rest[1..c];
+                    let verbatim = inner == value && !(q == '"' && inner.contains('\\'));
+                    (start + c + 1, verbatim.then_some((start + 1, start + c)))
+                }
+                None => (end, None),
+            }
+        }
+        _ => (end, None),
     };
     Scalar {
         value,
@@ -211,9 +237,9 @@ mod tests {
 
     #[test]
     fn compose_spans() {
-        let src = "\u{feff}services:\r\n  web:\r\n    image: python:3.12 # c\r\n  db: {image: \"postgres:16\"}\r\n  odd:\r\n    image: 'a''b'\r\n";
+        let src = "\u{feff}services:\r\n  web:\r\n    image: python:3.12 # c\r\n  db: {image: \"postgres:16\"}\r\n  odd:\r\n    image: 'a''b'\r\n  q:\r\n    image: 'c:1'   # c\r\n  r: {image: \"d:2\" }\r\n";
         let imgs = compose_images(src).unwrap();
-        assert_eq!(imgs.len(), 3);
+        assert_eq!(imgs.len(), 5);
         let s = &imgs[0];
         assert_eq!(s.value, "python:3.12");
         let v = s.value_span.unwrap();
@@ -224,6 +250,9 @@ mod tests {
         assert_eq!(imgs[1].span.text(src), "\"postgres:16\"");
         assert_eq!(imgs[2].value, "a'b");
         assert!(imgs[2].value_span.is_none());
+        assert_eq!(imgs[3].value_span.unwrap().text(src), "c:1");
+        assert_eq!(imgs[3].span.text(src), "'c:1'");
+        assert_eq!(imgs[4].value_span.unwrap().text(src), "d:2");
     }
 
     #[test]

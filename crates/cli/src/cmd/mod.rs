@@ -10,3 +10,8 @@ pub mod build;
 pub mod rebase;
 pub mod inspect;
 pub mod sbom;
+pub mod check;
+pub mod lock;
+pub mod pin;
+pub mod refs;
+pub mod update;
