@@ -90,6 +90,15 @@ impl From<plinth_registry::RegistryError> for CliError {
     }
 }
 
+impl From<plinth_fs::FsError> for CliError {
+    fn from(e: plinth_fs::FsError) -> Self {
+        CliError {
+            code: code_of(e.kind()),
+            message: chain(&e),
+        }
+    }
+}
+
 impl From<plinth_reference::ReferenceError> for CliError {
     fn from(e: plinth_reference::ReferenceError) -> Self {
         CliError::invalid(e.to_string())

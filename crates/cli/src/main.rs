@@ -68,6 +68,12 @@ enum Command {
     /// The local content store.
     #[command(subcommand)]
     Cache(cmd::cache::Command),
+    /// List an image's merged filesystem, or what one layer changes.
+    Ls(cmd::ls::Args),
+    /// Print a file of an image (symlinks followed inside the image).
+    Cat(cmd::cat::Args),
+    /// Write an image's flattened filesystem as one tar.
+    Export(cmd::export::Args),
     /// Every image reference in Dockerfiles, compose files and Kubernetes manifests.
     Refs(cmd::refs::Args),
     /// Pin image references to digests in place (`name:tag@sha256:…`).
@@ -130,6 +136,9 @@ async fn run(cli: Cli) -> CliResult {
         Command::Build(a) => cmd::build::run(&g, *a).await,
         Command::Rebase(a) => cmd::rebase::run(&g, a).await,
         Command::Cache(c) => cmd::cache::run(&g, c),
+        Command::Ls(a) => cmd::ls::run(&g, a).await,
+        Command::Cat(a) => cmd::cat::run(&g, a).await,
+        Command::Export(a) => cmd::export::run(&g, a).await,
         Command::Refs(a) => cmd::refs::run(a),
         Command::Pin(a) => cmd::pin::run(&g, a).await,
         Command::Check(a) => cmd::check::run(&g, a).await,

@@ -120,7 +120,7 @@ impl Read for HashIn {
 enum Decoder {
     Gzip(Box<flate2::bufread::MultiGzDecoder<BufReader<HashIn>>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<HashIn>>>),
-    Plain(BufReader<HashIn>),
+    Plain(Box<BufReader<HashIn>>),
 }
 
 impl Decoder {
@@ -128,7 +128,7 @@ impl Decoder {
         match self {
             Decoder::Gzip(d) => d.into_inner(),
             Decoder::Zstd(d) => d.finish(),
-            Decoder::Plain(r) => r,
+            Decoder::Plain(r) => *r,
         }
     }
 }
@@ -213,7 +213,7 @@ pub(crate) fn walk(
             Ok(d) => Decoder::Zstd(Box::new(d)),
             Err(e) => return Err(layer.malformed(format!("zstd: {e}"))),
         },
-        Compression::None => Decoder::Plain(buffered),
+        Compression::None => Decoder::Plain(Box::new(buffered)),
     };
     let diff_alg = layer
         .diff_id

@@ -287,14 +287,11 @@ impl MergedFs {
         };
         let mut out = Vec::new();
         let mut from = Bound::Included(prefix.clone());
-        loop {
-            let Some((k, n)) = self
-                .nodes
-                .range::<String, _>((from.clone(), Bound::Unbounded))
-                .next()
-            else {
-                break;
-            };
+        while let Some((k, n)) = self
+            .nodes
+            .range::<String, _>((from.clone(), Bound::Unbounded))
+            .next()
+        {
             let Some(rest) = k.strip_prefix(&prefix) else {
                 break;
             };

@@ -112,6 +112,9 @@ pub(crate) struct LayerIndex {
     pub changes: Vec<Change>,
 }
 
+/// A kept file content: tar ordinal and bytes.
+type Kept = (u32, Arc<[u8]>);
+
 /// File contents of a layer stored as blobs: tar ordinal → (digest, size).
 type Contents = BTreeMap<u32, (Digest, u64)>;
 
@@ -453,7 +456,7 @@ fn missing_contents(fs: &MergedFs, req: &ContentRequest) -> BTreeSet<Origin> {
 /// Stores the kept contents of final files as blobs and records them per layer, so the next
 /// read of the same request needs no layer at all.
 async fn save_contents(store: &Store, fs: &MergedFs, data: Vec<LayerData>) -> Result<(), FsError> {
-    let mut kept: BTreeMap<u32, Vec<(u32, Arc<[u8]>)>> = BTreeMap::new();
+    let mut kept: BTreeMap<u32, Vec<Kept>> = BTreeMap::new();
     for n in fs.nodes.values() {
         if let (Some(o), Some(c)) = (n.origin, &n.content)
             && !data[o.layer as usize].contents.contains_key(&o.ordinal)

@@ -15,3 +15,6 @@ pub mod lock;
 pub mod pin;
 pub mod refs;
 pub mod update;
+pub mod cat;
+pub mod export;
+pub mod ls;
