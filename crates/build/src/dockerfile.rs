@@ -402,14 +402,14 @@ impl Exec<'_> {
                 let Args::KeyValues(kvs) = &ins.args else {
                     return Err(self.err(ins, "expected KEY=VALUE pairs"));
                 };
-                let mut local = vars.clone();
+                // Every pair is expanded with the values from before the instruction, as in
+                // BuildKit (`ENV a=1 b=$a` gives b the old a).
                 for kv in kvs {
-                    let k = self.expand(ins, &kv.key.value, &local)?;
-                    let v = self.expand(ins, &kv.value.value, &local)?;
+                    let k = self.expand(ins, &kv.key.value, &vars)?;
+                    let v = self.expand(ins, &kv.value.value, &vars)?;
                     let rt = out.image.runtime();
                     if ins.kind == InstructionKind::Env {
                         set_env(rt.env.get_or_insert_with(Vec::new), &k, &v);
-                        local.push(format!("{k}={v}"));
                     } else {
                         rt.labels.get_or_insert_with(Default::default).insert(k, v);
                     }
@@ -657,18 +657,15 @@ impl Exec<'_> {
             tree.merge(&st.added);
             return Ok((tree, keep));
         }
-        // An image.
-        let key = from.to_string();
+        // An image: only the wanted paths are kept (each layer is still streamed once).
+        let key = format!("{from}\n{}", want.join("\n"));
         if !self.images.contains_key(&key) {
             let platform = self.opts.platform.clone();
             let base = self.open_image(ins, from, &platform).await?;
-            let (t, k) = imagefs::extract(
-                &base.layers,
-                imagefs::want_paths(&[String::new()]),
-                &self.temp_dir(),
-            )
-            .await
-            .map_err(|e| self.err(ins, e))?;
+            let (t, k) =
+                imagefs::extract(&base.layers, imagefs::want_paths(want), &self.temp_dir())
+                    .await
+                    .map_err(|e| self.err(ins, e))?;
             self.images.insert(key.clone(), (base.layers, k, t));
         }
         let (_, k, t) = &self.images[&key];

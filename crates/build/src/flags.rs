@@ -158,7 +158,8 @@ pub struct Recipe {
     pub workdir: Option<String>,
     /// `--with` from the host.
     pub with: Vec<Extra>,
-    /// Files for `--with` taken from an image instead (`--with-from`), already extracted.
+    /// Files for `--with` taken from an image instead (`--with-from`), already extracted
+    /// (`passwd` is always generated, so that it names the `--user`).
     pub with_tree: Option<Tree>,
     /// Allow dynamically linked binaries on scratch.
     pub allow_dynamic: bool,
@@ -239,9 +240,22 @@ pub async fn build(recipe: &Recipe, base: &Base, extra_add: Option<&Add>) -> Res
         recipe.user.as_deref(),
     )?;
     if let Some(t) = &recipe.with_tree {
-        extras.merge(t);
-        if recipe.with.contains(&Extra::Passwd) && t.get("etc/passwd").is_none() {
-            preflight::add_from_host(&mut extras, &[Extra::Passwd], recipe.user.as_deref())?;
+        for e in &recipe.with {
+            if *e == Extra::Passwd {
+                // Generated, with the --user name: an image's own passwd would not have it.
+                preflight::add_from_host(&mut extras, &[Extra::Passwd], recipe.user.as_deref())?;
+                continue;
+            }
+            for p in e.paths() {
+                if t.subtree(p).is_empty() {
+                    return Err(BuildError::Invalid(format!(
+                        "--with-from: the image has no /{p} for --with {e:?}"
+                    )));
+                }
+                for (k, v) in t.subtree(p) {
+                    extras.insert(k, v.clone());
+                }
+            }
         }
     }
     if !extras.is_empty() {

@@ -563,7 +563,6 @@ pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<BuiltLayer> {
         .into_inner()
         .map_err(|e| err(e.into_error()))?;
     let file = compressor.finish().map_err(err)?;
-    file.sync_data().ok();
     drop(file);
     let (diff_id, tar_size) = take_state(&tar_state);
     let (digest, size) = take_state(&blob_state);
