@@ -353,13 +353,17 @@ pub async fn read_image(
     req: &ContentRequest,
     opts: &ReadOptions,
 ) -> Result<MergedFs, FsError> {
-    let layers = layer_infos(manifest, config)?;
+    let mut layers = layer_infos(manifest, config)?;
     let req_arc = Arc::new(req.clone());
+    // Largest layers first: the biggest one is the critical path, so it should not wait for a
+    // free slot behind small ones. Results are put back in layer order for the merge.
+    layers.sort_by_key(|l| std::cmp::Reverse(l.desc.size));
     let mut data: Vec<LayerData> = futures::stream::iter(layers)
         .map(|l| first_pass(src, l, req_arc.clone(), opts))
-        .buffered(opts.concurrency())
+        .buffer_unordered(opts.concurrency())
         .try_collect()
         .await?;
+    data.sort_by_key(|d| d.info.index);
 
     // Merge, base layer first.
     let mut fs = MergedFs::default();

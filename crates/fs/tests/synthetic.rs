@@ -102,6 +102,35 @@ async fn opaque_directories_hide_lower_contents() {
 }
 
 #[tokio::test]
+async fn files_and_directories_replace_each_other() {
+    let img = image(vec![
+        gz_layer(&[
+            E::Dir("d", 0o755),
+            E::File("d/inner", 0o644, b"i"),
+            E::File("f", 0o644, b"f"),
+            E::Dir("same", 0o755),
+        ]),
+        gz_layer(&[
+            // A file over a directory replaces the whole subtree.
+            E::File("d", 0o644, b"now a file"),
+            // A directory over a file.
+            E::Dir("f", 0o700),
+            E::File("f/child", 0o644, b"c"),
+            // Re-listed with the same metadata: not counted as changed.
+            E::Dir("same", 0o755),
+        ]),
+    ]);
+    let fs = read(&img, &ContentRequest::new().path("/d")).await.unwrap();
+    assert_eq!(fs.get("/d").unwrap().kind, Kind::File);
+    assert!(fs.get("/d/inner").is_none());
+    assert_eq!(fs.read("/d").unwrap(), b"now a file");
+    assert_eq!(fs.get("/f").unwrap().kind, Kind::Dir);
+    assert_eq!(names(&fs, "/f"), ["child"]);
+    let l1 = &fs.layers()[1];
+    assert_eq!((l1.added, l1.changed, l1.removed), (1, 2, 1));
+}
+
+#[tokio::test]
 async fn hardlinks_keep_content_across_layers() {
     let img = image(vec![
         gz_layer(&[
@@ -417,6 +446,54 @@ async fn export_writes_every_final_path_once() {
     assert_eq!(entries["etc/a"].2, b"new");
     assert_eq!(entries["bin"], ('2', Some("usr/bin".into()), vec![]));
     assert_eq!(stats.entries as usize, seen.len());
+}
+
+#[tokio::test]
+async fn pax_records_are_read_and_xattrs_exported() {
+    let img = image(vec![gz_layer(&[E::XattrFile(
+        "usr/bin/ping",
+        "security.capability",
+        b"\x01\x00\x00\x02\x00\x20\x00\x00",
+    )])]);
+    let fs = read(&img, &ContentRequest::new()).await.unwrap();
+    assert_eq!(fs.get("/usr/bin/ping").unwrap().uid, 3_000_000);
+    let (tar, _) = export_tar(
+        &img.0,
+        &img.1,
+        &img.2,
+        &fs,
+        Vec::new(),
+        &ReadOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut ar = tar::Archive::new(&tar[..]);
+    let mut found = false;
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() != Some("usr/bin/ping") {
+            continue;
+        }
+        let exts: Vec<(String, Vec<u8>)> = e
+            .pax_extensions()
+            .unwrap()
+            .expect("a PAX header")
+            .map(|x| {
+                let x = x.unwrap();
+                (x.key().unwrap().to_string(), x.value_bytes().to_vec())
+            })
+            .collect();
+        assert_eq!(
+            exts,
+            [(
+                "SCHILY.xattr.security.capability".to_string(),
+                b"\x01\x00\x00\x02\x00\x20\x00\x00".to_vec()
+            )]
+        );
+        assert_eq!(e.header().uid().unwrap(), 3_000_000);
+        found = true;
+    }
+    assert!(found);
 }
 
 /// path → (type flag, link target, content)

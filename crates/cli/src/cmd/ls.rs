@@ -1,7 +1,8 @@
 //! `plinth ls`: the merged filesystem of an image, or what one layer changes.
 
 use plinth_fs::{ContentRequest, FileMeta, LayerChange, MergedFs, ReadOptions, read_image};
-use plinth_oci::{ConfigFile, ImageManifest, Platform, Source};
+use plinth_oci::source::{BlobAction, Progress, SharedProgress};
+use plinth_oci::{ConfigFile, Descriptor, ImageManifest, Platform, Source};
 
 use crate::Global;
 use crate::cmd::manifest::{read_blob, select_platform};
@@ -92,7 +93,9 @@ pub async fn open(g: &Global, image: &str, platform: Option<&Platform>) -> CliRe
     let opts = ReadOptions {
         store: Some(opener.store.clone()),
         concurrency: 0,
-        progress: Some(crate::progress::for_transfer(g.quiet)),
+        progress: Some(std::sync::Arc::new(Reading(crate::progress::for_transfer(
+            g.quiet,
+        )))),
     };
     Ok(Opened {
         src,
@@ -100,6 +103,22 @@ pub async fn open(g: &Global, image: &str, platform: Option<&Platform>) -> CliRe
         config,
         opts,
     })
+}
+
+/// Progress bars for layer reads: bars while streaming, no "copied" line when a layer is done
+/// (nothing was copied anywhere).
+struct Reading(SharedProgress);
+
+impl Progress for Reading {
+    fn start(&self, desc: &Descriptor) {
+        self.0.start(desc)
+    }
+    fn advance(&self, desc: &Descriptor, n: u64) {
+        self.0.advance(desc, n)
+    }
+    fn done(&self, desc: &Descriptor, _how: BlobAction) {
+        self.0.done(desc, BlobAction::Exists)
+    }
 }
 
 fn time(mtime: i64) -> String {

@@ -26,6 +26,8 @@ pub enum E {
     RawFile(&'static str),
     Fifo(&'static str),
     Char(&'static str, u32, u32),
+    /// A file preceded by a PAX header with one extended attribute and a large uid.
+    XattrFile(&'static str, &'static str, &'static [u8]),
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
@@ -68,6 +70,28 @@ pub fn tar_of(entries: &[E]) -> Vec<u8> {
                 h.set_device_major(*major).unwrap();
                 h.set_device_minor(*minor).unwrap();
                 b.append_data(&mut h, p, std::io::empty()).unwrap();
+            }
+            E::XattrFile(p, name, value) => {
+                let mut records = Vec::new();
+                for (k, v) in [
+                    (format!("SCHILY.xattr.{name}"), value.to_vec()),
+                    ("uid".to_string(), b"3000000".to_vec()),
+                ] {
+                    let body = k.len() + v.len() + 3;
+                    let mut len = body + body.to_string().len();
+                    if len.to_string().len() != body.to_string().len() {
+                        len += 1;
+                    }
+                    records.extend_from_slice(format!("{len} {k}=").as_bytes());
+                    records.extend_from_slice(&v);
+                    records.push(b'\n');
+                }
+                let mut h = header(tar::EntryType::XHeader, 0o644, records.len() as u64);
+                h.set_path("PaxHeaders/x").unwrap();
+                h.set_cksum();
+                b.append(&h, &records[..]).unwrap();
+                let mut h = header(tar::EntryType::Regular, 0o755, 2);
+                b.append_data(&mut h, p, &b"cp"[..]).unwrap();
             }
             E::RawFile(name) => {
                 let mut h = header(tar::EntryType::Regular, 0o644, 1);
