@@ -594,3 +594,126 @@ fn findings(image: &ImageSection, config: &ConfigSection, cat: &Catalog) -> Vec<
     out.sort_by_key(|f| f.level);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::testfs::{exe, file, fs};
+    use plinth_oci::manifest::History;
+    use plinth_oci::{Descriptor, ImageManifest};
+
+    fn digest(s: &str) -> Digest {
+        Digest::sha256(s.as_bytes())
+    }
+
+    fn image(layers: usize, annotations: Option<BTreeMap<String, String>>) -> RawManifest {
+        let m = ImageManifest {
+            schema_version: 2,
+            media_type: Some(plinth_oci::media::OCI_MANIFEST.into()),
+            artifact_type: None,
+            config: Descriptor::new(plinth_oci::media::OCI_CONFIG, digest("config"), 10),
+            layers: (0..layers)
+                .map(|i| {
+                    Descriptor::new(
+                        plinth_oci::media::OCI_LAYER_GZIP,
+                        digest(&i.to_string()),
+                        100,
+                    )
+                })
+                .collect(),
+            subject: None,
+            annotations,
+            extra: Default::default(),
+        };
+        RawManifest::from_image(&m)
+    }
+
+    fn history(created_by: &str, empty: bool) -> History {
+        History {
+            created_by: Some(created_by.into()),
+            empty_layer: empty.then_some(true),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn history_pairs_with_layers_and_findings() {
+        let raw = image(2, None);
+        let mut labels = BTreeMap::new();
+        labels.insert(
+            BASE_NAME.to_string(),
+            "docker.io/library/alpine:3.19".to_string(),
+        );
+        let config = ConfigFile {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            config: Some(plinth_oci::manifest::ContainerConfig {
+                user: Some("app".into()),
+                labels: Some(labels),
+                env: Some(vec!["NODE_VERSION=20.1.0".into()]),
+                ..Default::default()
+            }),
+            history: Some(vec![
+                history("ADD rootfs.tar /", false),
+                history("ENV NODE_VERSION=20.1.0", true),
+                history("RUN make", false),
+                history("CMD [\"sh\"]", true),
+            ]),
+            ..Default::default()
+        };
+        let fs = fs(vec![
+            file("/etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+            file(
+                "/etc/passwd",
+                "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+            ),
+            exe("/sbin/apk"),
+        ]);
+        let input = ImageInput {
+            reference: "example.com/app:1".into(),
+            index_digest: None,
+            manifest: &raw,
+            config: &config,
+        };
+        let r = build(&input, &fs, "2025-01-01");
+        assert_eq!(
+            r.image.layers[0].created_by.as_deref(),
+            Some("ADD rootfs.tar /")
+        );
+        assert_eq!(r.image.layers[1].created_by.as_deref(), Some("RUN make"));
+        assert_eq!(r.image.empty_layer_history.len(), 2);
+        assert_eq!(r.image.empty_layer_history[1].position, 3);
+        assert!(r.image.history_note.is_none());
+        assert_eq!(r.image.compressed_size, 200);
+        assert!(!r.config.runs_as_root);
+        assert_eq!(r.config.user_entry.as_ref().unwrap().uid, 1000);
+        let base = r.config.base.as_ref().unwrap();
+        assert_eq!(base.from, "config labels");
+        assert_eq!(base.name.as_deref(), Some("docker.io/library/alpine:3.19"));
+        let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["runtime-env-missing"], "{:?}", r.findings);
+        let os = r.os.as_ref().unwrap();
+        assert_eq!(os.eol.status, Support::Supported);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["os"]["id"], "alpine");
+        assert_eq!(json["os"]["eol"]["release"], "3.19");
+        assert_eq!(json["package_managers"][0]["name"], "apk");
+
+        // Three history entries for two layers: noted, paired in order.
+        let mut odd = config.clone();
+        odd.history
+            .as_mut()
+            .unwrap()
+            .push(history("RUN more", false));
+        odd.config.as_mut().unwrap().user = Some("0:0".into());
+        let input = ImageInput {
+            config: &odd,
+            ..input
+        };
+        let r = build(&input, &fs, "2025-01-01");
+        assert!(r.image.history_note.is_some());
+        assert!(r.config.runs_as_root);
+        let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+        assert!(ids.contains(&"user-root") && ids.contains(&"history-mismatch"));
+    }
+}

@@ -90,6 +90,71 @@ pub fn catalog(fs: &MergedFs, env: &[String], as_of: &str) -> Catalog {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plinth_fs::{FileMeta, Kind};
+
+    fn meta(path: &str, size: u64) -> FileMeta {
+        FileMeta {
+            path: path.into(),
+            kind: Kind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime: 0,
+            link: None,
+            layer: 0,
+        }
+    }
+
+    #[test]
+    fn the_request_keeps_what_the_catalogers_read_and_nothing_big() {
+        let r = request();
+        for p in [
+            "/etc/os-release",
+            "/usr/lib/os-release",
+            "/var/lib/dpkg/status",
+            "/var/lib/dpkg/status.d/libc6",
+            "/lib/apk/db/installed",
+            "/var/lib/rpm/rpmdb.sqlite",
+            "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib64/libc.so.6",
+            "/lib/ld-musl-x86_64.so.1",
+            "/usr/bin/python3.11",
+            "/usr/local/include/python3.12/patchlevel.h",
+            "/usr/local/include/node/node_version.h",
+            "/opt/java/openjdk/release",
+            "/usr/lib/jvm/java-17-openjdk-amd64/release",
+            "/usr/local/go/VERSION",
+            "/usr/local/lib/ruby/3.2.0/x86_64-linux/rbconfig.rb",
+            "/usr/local/include/php/main/php_version.h",
+            "/usr/lib/x86_64-linux-gnu/perl-base/Config.pm",
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/usr/share/zoneinfo/tzdata.zi",
+            "/etc/passwd",
+            "/etc/group",
+        ] {
+            assert!(r.wants(&meta(p, 1000)), "{p} not requested");
+        }
+        for p in [
+            "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1",
+            "/usr/bin/bash",
+            "/usr/share/doc/libc6/copyright",
+            "/usr/bin/python3.11-config.d/x",
+            "/var/lib/dpkg/info/libc6.list",
+        ] {
+            assert!(!r.wants(&meta(p, 1000)), "{p} requested");
+        }
+        // Size limits: an os-release of 1 MB is not a real one; a 20 MB python binary is.
+        assert!(!r.wants(&meta("/etc/os-release", 1 << 20)));
+        assert!(r.wants(&meta("/usr/bin/python3.11", 20 << 20)));
+        assert!(!r.wants(&meta("/usr/bin/python3.11", 64 << 20)));
+    }
+}
+
 /// Builders of small filesystems for the catalogers' tests.
 #[cfg(test)]
 pub(crate) mod testfs {
