@@ -99,7 +99,8 @@ impl Lockfile {
     /// The file's text: the header comment, then the TOML.
     pub fn to_text(&self) -> String {
         let body = toml::to_string(self).expect("a lockfile always serializes");
-        format!("{HEADER}{body}")
+        let nl = if body.ends_with('\n') { "" } else { "\n" };
+        format!("{HEADER}{body}{nl}")
     }
 
     /// Writes the lockfile (temp file and rename).
@@ -364,6 +365,7 @@ mod tests {
         };
         let text = lock.to_text();
         assert!(text.starts_with("# plinth.lock"));
+        assert!(text.ends_with("\"sha256:bb\"\n"), "{text}");
         assert!(
             text.contains("[[image]]\nreference = \"docker.io/library/debian:bookworm\""),
             "{text}"
