@@ -19,7 +19,9 @@
 #
 # Goal (issue 5, "Speed"): plinth ≤ 1/3 of buildah's time in both (ratio ≥ 3×).
 #
-#   BENCH_BUILD_RUNS  timed runs of each tool per scenario (default 3)
+#   BENCH_BUILD_RUNS         timed runs of each tool per scenario (default 3)
+#   BENCH_BUILD_COMPRESSION  plinth's layer compression, gzip (default) or zstd (buildah
+#                            pushes gzip either way)
 #   see bench/lib.sh for PLINTH_BIN, CARGO_TARGET_DIR, BENCH_STRICT, BENCH_WORK
 set -euo pipefail
 
@@ -35,6 +37,7 @@ bench_workdir
 
 RUNS=${BENCH_BUILD_RUNS:-3}
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_BUILD_RUNS must be a positive number"
+COMP=${BENCH_BUILD_COMPRESSION:-gzip}
 REG=$PLINTH_TEST_REGISTRY
 BASE=$REG/library/debian:bookworm-slim
 BUILDAH=(buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver vfs)
@@ -101,9 +104,9 @@ plinth_build() { # SCENARIO DEST
   rm -rf "$WORK/cache"
   mkdir -p "$WORK/cache"
   case $s in
-    scratch) "$PLINTH" --quiet build --cache-dir "$WORK/cache" --from scratch \
+    scratch) "$PLINTH" --quiet build --cache-dir "$WORK/cache" --compression "$COMP" --from scratch \
                --add "$WORK/scratch/app:/app" --entrypoint /app -t "$dest" ;;
-    debian) "$PLINTH" --quiet build --cache-dir "$WORK/cache" --from "$BASE" \
+    debian) "$PLINTH" --quiet build --cache-dir "$WORK/cache" --compression "$COMP" --from "$BASE" \
                --add "$WORK/debian/tree:/srv/tree" --workdir /srv \
                --cmd '["/bin/sh", "-c", "ls /srv/tree | wc -l"]' -t "$dest" ;;
   esac
@@ -160,9 +163,9 @@ for s in scratch debian; do
   rm -rf "$WORK/cache"
   mkdir -p "$WORK/cache"
   case $s in
-    scratch) second=$("$PLINTH" build --json --cache-dir "$WORK/cache" --from scratch \
+    scratch) second=$("$PLINTH" build --json --cache-dir "$WORK/cache" --compression "$COMP" --from scratch \
                --add "$WORK/scratch/app:/app" --entrypoint /app -t "$dest") ;;
-    debian) second=$("$PLINTH" build --json --cache-dir "$WORK/cache" --from "$BASE" \
+    debian) second=$("$PLINTH" build --json --cache-dir "$WORK/cache" --compression "$COMP" --from "$BASE" \
                --add "$WORK/debian/tree:/srv/tree" --workdir /srv \
                --cmd '["/bin/sh", "-c", "ls /srv/tree | wc -l"]' -t "$dest") ;;
   esac
