@@ -143,9 +143,135 @@ impl Read for Decoder {
     }
 }
 
+/// Decompressed bytes: read in place, or produced by a helper thread so that inflating and
+/// the rest of the pass (hashing, tar walk, writing) use two cores.
+enum Feed {
+    Direct(Decoder),
+    Threaded(Threaded),
+}
+
+impl Feed {
+    fn into_decoder(self) -> Decoder {
+        match self {
+            Feed::Direct(d) => d,
+            Feed::Threaded(t) => t.finish(),
+        }
+    }
+}
+
+impl Read for Feed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Feed::Direct(d) => d.read(buf),
+            Feed::Threaded(t) => t.read(buf),
+        }
+    }
+}
+
+type Chunk = io::Result<Vec<u8>>;
+
+/// A decoder running on its own thread, handing over chunks through a bounded channel (at
+/// most 4 chunks of 256 KiB in flight; buffers are recycled).
+struct Threaded {
+    rx: Option<std::sync::mpsc::Receiver<Chunk>>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    handle: Option<std::thread::JoinHandle<Decoder>>,
+}
+
+impl Threaded {
+    fn spawn(mut dec: Decoder) -> io::Result<Threaded> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let handle = std::thread::Builder::new()
+            .name("plinth-inflate".into())
+            .spawn(move || {
+                loop {
+                    let mut buf = spare.try_recv().unwrap_or_default();
+                    buf.resize(BUF, 0);
+                    let mut filled = 0;
+                    let mut failed = None;
+                    while filled < buf.len() {
+                        match dec.read(&mut buf[filled..]) {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    buf.truncate(filled);
+                    if filled > 0 && tx.send(Ok(buf)).is_err() {
+                        break;
+                    }
+                    if let Some(e) = failed {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                    if filled == 0 {
+                        break;
+                    }
+                }
+                dec
+            })?;
+        Ok(Threaded {
+            rx: Some(rx),
+            back,
+            cur: Vec::new(),
+            pos: 0,
+            eof: false,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the thread (it ends at its next hand-over) and returns the decoder.
+    fn finish(mut self) -> Decoder {
+        drop(self.rx.take());
+        match self.handle.take().expect("joined once").join() {
+            Ok(d) => d,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
+impl Read for Threaded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            match self.rx.as_ref().map(|rx| rx.recv()) {
+                Some(Ok(Ok(chunk))) => {
+                    let old = std::mem::replace(&mut self.cur, chunk);
+                    let _ = self.back.try_send(old);
+                    self.pos = 0;
+                }
+                Some(Ok(Err(e))) => {
+                    self.eof = true;
+                    return Err(e);
+                }
+                Some(Err(_)) | None => self.eof = true,
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Whether decompression gets a thread of its own (more than one CPU).
+pub(crate) fn thread_decoders() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
 /// Hashes and counts the uncompressed tar stream.
 pub(crate) struct DiffReader {
-    inner: Decoder,
+    inner: Feed,
     hasher: Hasher,
     count: u64,
 }
@@ -220,8 +346,16 @@ pub(crate) fn walk(
         .as_ref()
         .map(|d| d.algorithm())
         .unwrap_or(plinth_oci::digest::Algorithm::Sha256);
+    let feed = if thread_decoders() {
+        match Threaded::spawn(decoder) {
+            Ok(t) => Feed::Threaded(t),
+            Err(e) => return Err(FsError::io("starting a decompression thread", e)),
+        }
+    } else {
+        Feed::Direct(decoder)
+    };
     let diff = DiffReader {
-        inner: decoder,
+        inner: feed,
         hasher: Hasher::new(diff_alg),
         count: 0,
     };
@@ -248,7 +382,7 @@ pub(crate) fn walk(
     let diff = rest.into_inner();
     let uncompressed = diff.count;
     let diff_id = diff.hasher.finish();
-    let mut compressed = diff.inner.into_inner();
+    let mut compressed = diff.inner.into_decoder().into_inner();
     // Whatever happened, find out whether the blob itself was intact: corrupt bytes explain
     // decompression and tar errors better than those errors do.
     let tail = io::copy(&mut compressed, &mut io::sink());
