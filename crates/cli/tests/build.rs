@@ -785,3 +785,76 @@ fn rebase_onto_a_new_base_runs_and_reuses_own_layers() {
     assert!(!success);
     assert!(err.contains("different architecture"), "{err}");
 }
+
+#[test]
+fn multi_platform_image_on_an_index_base_rebases_per_platform() {
+    let w = World::new();
+    let (st, _) = hello_binaries(&w);
+    let mut arm = std::fs::read(&st).unwrap();
+    arm[18] = 0xb7;
+    arm[19] = 0;
+    let arm_path = w.path("hello-arm64");
+    std::fs::write(&arm_path, arm).unwrap();
+    let r = registry();
+    // library/debian:bookworm is an index: linux/amd64, linux/arm64, linux/arm/v7.
+    let base = format!("{r}/library/debian:bookworm");
+    let repo = format!("{r}/itest/{}", unique("rebase-multi"));
+    let mut c = w.plinth();
+    c.args(["build", "-q", "--from", &base, "--entrypoint", "/hello"])
+        .arg("--platform")
+        .arg(format!("linux/amd64={}", st.display()))
+        .arg("--platform")
+        .arg(format!("linux/arm64={}", arm_path.display()))
+        .args(["-t", &format!("{repo}:1")]);
+    ok(c);
+    let raw = json(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{repo}:1"),
+        ],
+    ));
+    assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
+    // Each platform's base annotation is that platform's manifest of the base index.
+    let arm_manifest = raw["manifests"][1]["digest"].as_str().unwrap().to_string();
+    let child = json(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{repo}@{arm_manifest}"),
+        ],
+    ));
+    assert_eq!(
+        child["annotations"]["org.opencontainers.image.base.digest"],
+        env("PLINTH_IMG_DEBIAN_ARM64_DIGEST")
+    );
+    // Rebased platform by platform (onto the same base here: every layer is reused).
+    let mut c = w.plinth();
+    c.args(["rebase", "--json", &format!("{repo}:1"), "--onto", &base])
+        .args(["-t", &format!("{repo}:rebased")]);
+    let report = json(&ok(c));
+    let platforms: Vec<&str> = report["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    // The arm64 base's config says variant v8.
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
+    assert_eq!(report["uploaded"], 0, "{report}");
+    assert_eq!(report["digest"], raw_digest(&format!("{repo}:1")));
+}
+
+fn raw_digest(r: &str) -> String {
+    json(&tool(
+        "skopeo",
+        &["inspect", "--tls-verify=false", &format!("docker://{r}")],
+    ))["Digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
