@@ -16,7 +16,7 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::error::{BuildError, Result};
 use crate::layer::{Content, Entry, Kind, Tree, clean_path};
-use crate::mutate::{BlobFrom, LayerRef};
+use crate::mutate::LayerRef;
 
 /// A data file holding extracted file contents.
 pub struct DataFile {
@@ -243,15 +243,7 @@ pub async fn extract(
     let keep = data.keep_alive();
     let mut state = (Tree::new(), data);
     for layer in layers {
-        let stream = match &layer.from {
-            BlobFrom::Source(s) => s.blob(&layer.descriptor).await?,
-            BlobFrom::File(p) => Box::pin(
-                tokio::fs::File::open(&***p)
-                    .await
-                    .map_err(|e| BuildError::io(&***p, e))?,
-            ),
-            BlobFrom::Bytes(b) => Box::pin(io::Cursor::new(b.clone())),
-        };
+        let stream = crate::mutate::open_blob(&layer.descriptor, &layer.from).await?;
         let desc = layer.descriptor.clone();
         let want = want.clone();
         let (tree, mut data) = state;

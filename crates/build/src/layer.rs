@@ -29,11 +29,12 @@ use plinth_oci::manifest::Descriptor;
 use plinth_oci::media;
 
 use crate::error::{BuildError, Result};
+use crate::layercache::{CachedLayer, KeyParts, LayerCache, fingerprint};
 
 /// Layer compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
-    /// gzip at level 6, compressed in parallel blocks.
+    /// gzip (level 5 by default), compressed in parallel blocks.
     #[default]
     Gzip,
     /// zstd at level 3.
@@ -49,6 +50,36 @@ impl Compression {
             Compression::Gzip => media::OCI_LAYER_GZIP,
             Compression::Zstd => media::OCI_LAYER_ZSTD,
             Compression::None => media::OCI_LAYER,
+        }
+    }
+
+    /// The level used when none is given: gzip 5, zstd 3 (libzstd's default).
+    ///
+    /// gzip 5 rather than zlib's 6: with zlib-rs, level 5 output is within 0.5% of level 6's
+    /// size (a 20 MB binary, 662 MB of /usr/share) for 13–15% less CPU time.
+    pub fn default_level(self) -> u32 {
+        match self {
+            Compression::Gzip => 5,
+            Compression::Zstd => 3,
+            Compression::None => 0,
+        }
+    }
+
+    /// The levels this compression accepts.
+    pub fn levels(self) -> std::ops::RangeInclusive<u32> {
+        match self {
+            Compression::Gzip => 1..=9,
+            Compression::Zstd => 1..=19,
+            Compression::None => 0..=0,
+        }
+    }
+
+    /// The name `parse` accepts: `gzip`, `zstd` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
         }
     }
 
@@ -399,10 +430,15 @@ pub struct LayerOptions {
     pub compression: Compression,
     /// The latest mtime written (`SOURCE_DATE_EPOCH`, or 0).
     pub epoch: u64,
+    /// Compression level; `None` for the default of the compression ([`Compression::default_level`]).
+    pub level: Option<u32>,
     /// Compression threads (gzip blocks, zstd workers); at least 1.
     pub threads: usize,
     /// Where the temp file goes (the system temp dir when `None`).
     pub temp_dir: Option<PathBuf>,
+    /// Reuse and record built layers here (see [`crate::layercache`]); `None` builds every
+    /// layer.
+    pub cache: Option<LayerCache>,
 }
 
 impl Default for LayerOptions {
@@ -410,10 +446,12 @@ impl Default for LayerOptions {
         LayerOptions {
             compression: Compression::Gzip,
             epoch: source_date_epoch().unwrap_or(0),
+            level: None,
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
             temp_dir: None,
+            cache: None,
         }
     }
 }
@@ -423,11 +461,36 @@ pub fn source_date_epoch() -> Option<u64> {
     std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
 }
 
-/// A layer written to a temp file.
+/// Where a built layer's blob is.
+#[derive(Debug)]
+pub enum LayerFile {
+    /// A temp file, deleted when dropped.
+    Temp(tempfile::TempPath),
+    /// A blob of the content store (a layer cache hit).
+    Stored(PathBuf),
+}
+
+impl LayerFile {
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        match self {
+            LayerFile::Temp(t) => t,
+            LayerFile::Stored(p) => p,
+        }
+    }
+}
+
+impl AsRef<Path> for LayerFile {
+    fn as_ref(&self) -> &Path {
+        self.path()
+    }
+}
+
+/// A layer written to a temp file, or found in the layer cache.
 #[derive(Debug)]
 pub struct BuiltLayer {
-    /// The compressed blob (deleted when dropped).
-    pub file: tempfile::TempPath,
+    /// The compressed blob.
+    pub file: LayerFile,
     /// Its descriptor (media type, digest, size).
     pub descriptor: Descriptor,
     /// The sha256 of the uncompressed tar.
@@ -436,6 +499,8 @@ pub struct BuiltLayer {
     pub tar_size: u64,
     /// The number of entries.
     pub entries: usize,
+    /// Whether it came from the layer cache (not compressed this time).
+    pub cached: bool,
 }
 
 /// Counts and hashes what passes through.
@@ -494,6 +559,7 @@ impl Write for Compressor {
 impl Compressor {
     fn new(
         c: Compression,
+        level: u32,
         threads: usize,
         file: File,
         state: Arc<Mutex<(Hasher, u64)>>,
@@ -505,12 +571,12 @@ impl Compressor {
                 let w = gzp::par::compress::ParCompressBuilder::<gzp::deflate::Gzip>::new()
                     .num_threads(threads)
                     .map_err(io::Error::other)?
-                    .compression_level(gzp::Compression::new(6))
+                    .compression_level(gzp::Compression::new(level))
                     .from_writer(out);
                 Compressor::Gzip(w)
             }
             Compression::Zstd => {
-                let mut e = zstd::stream::write::Encoder::new(out, 3)?;
+                let mut e = zstd::stream::write::Encoder::new(out, level as i32)?;
                 // Multi-threaded zstd output is the same for any number of workers ≥ 1.
                 e.multithread(threads.max(1) as u32)?;
                 e.include_checksum(false)?;
@@ -533,10 +599,83 @@ impl Compressor {
 }
 
 /// Writes `tree` as a layer (parents added), returning the blob in a temp file with its
-/// digests. Blocking: call from a blocking thread.
+/// digests — or, with a layer cache, the recorded blob of the same tree. Blocking: call from a
+/// blocking thread.
 pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<BuiltLayer> {
+    let level = opts.level.unwrap_or(opts.compression.default_level());
+    if !opts.compression.levels().contains(&level) {
+        return Err(BuildError::Invalid(format!(
+            "compression level {level}: {} takes {}–{}",
+            opts.compression.name(),
+            opts.compression.levels().start(),
+            opts.compression.levels().end()
+        )));
+    }
     let mut tree = tree.clone();
     tree.add_parents();
+    let Some(cache) = &opts.cache else {
+        return compress_tree(&tree, opts, level);
+    };
+    let key = KeyParts {
+        compression: opts.compression.name(),
+        level,
+        epoch: opts.epoch,
+    };
+    let fp = fingerprint(&tree, key)?;
+    if let Some(hit) = cache.lookup(&fp) {
+        // The fingerprint is a hint: the plain tar must still hash to the recorded diff_id.
+        let (diff_id, tar_size) = hash_tree(&tree, opts.epoch)?;
+        if diff_id == hit.diff_id && tar_size == hit.tar_size {
+            tracing::debug!(digest = %hit.descriptor.digest, "layer cache hit");
+            return Ok(BuiltLayer {
+                file: LayerFile::Stored(cache.blob_path(&hit.descriptor.digest)),
+                descriptor: hit.descriptor,
+                diff_id,
+                tar_size,
+                entries: hit.entries,
+                cached: true,
+            });
+        }
+        tracing::debug!("layer cache entry is stale: contents changed behind the same stat");
+    }
+    let built = compress_tree(&tree, opts, level)?;
+    let record = CachedLayer {
+        descriptor: built.descriptor.clone(),
+        diff_id: built.diff_id.clone(),
+        tar_size: built.tar_size,
+        entries: built.entries,
+    };
+    // A cache that cannot be written (read-only, disk full) costs speed, not the build.
+    if let Err(e) = cache.insert(&fp, &record, built.file.path()) {
+        tracing::warn!("layer cache not updated: {e}");
+    }
+    Ok(built)
+}
+
+/// Writes the tar of `tree` (parents already added) to `out`.
+fn write_tar<W: Write>(tree: &Tree, epoch: u64, out: W) -> Result<W> {
+    let mut builder = tar::Builder::new(out);
+    builder.mode(tar::HeaderMode::Deterministic);
+    for (p, e) in tree.iter() {
+        append_entry(&mut builder, p, e, epoch)?;
+    }
+    builder.into_inner().map_err(|e| BuildError::io("layer", e))
+}
+
+/// The diff_id and size of the tar of `tree`, without compressing or storing it.
+fn hash_tree(tree: &Tree, epoch: u64) -> Result<(Digest, u64)> {
+    let state = new_state();
+    let out = HashWriter {
+        inner: io::sink(),
+        state: state.clone(),
+    };
+    write_tar(tree, epoch, io::BufWriter::with_capacity(1 << 20, out))?
+        .flush()
+        .map_err(|e| BuildError::io("layer", e))?;
+    Ok(take_state(&state))
+}
+
+fn compress_tree(tree: &Tree, opts: &LayerOptions, level: u32) -> Result<BuiltLayer> {
     let dir = opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let tmp = tempfile::Builder::new()
         .prefix(".plinth-layer-")
@@ -546,18 +685,19 @@ pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<BuiltLayer> {
     let blob_state = new_state();
     let tar_state = new_state();
     let err = |e: io::Error| BuildError::io(&path, e);
-    let compressor =
-        Compressor::new(opts.compression, opts.threads, file, blob_state.clone()).map_err(err)?;
+    let compressor = Compressor::new(
+        opts.compression,
+        level,
+        opts.threads,
+        file,
+        blob_state.clone(),
+    )
+    .map_err(err)?;
     let tar_out = HashWriter {
         inner: io::BufWriter::with_capacity(1 << 20, compressor),
         state: tar_state.clone(),
     };
-    let mut builder = tar::Builder::new(tar_out);
-    builder.mode(tar::HeaderMode::Deterministic);
-    for (p, e) in tree.iter() {
-        append_entry(&mut builder, p, e, opts.epoch)?;
-    }
-    let tar_out = builder.into_inner().map_err(err)?;
+    let tar_out = write_tar(tree, opts.epoch, tar_out)?;
     let compressor = tar_out
         .inner
         .into_inner()
@@ -567,11 +707,12 @@ pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<BuiltLayer> {
     let (diff_id, tar_size) = take_state(&tar_state);
     let (digest, size) = take_state(&blob_state);
     Ok(BuiltLayer {
-        file: path,
+        file: LayerFile::Temp(path),
         descriptor: Descriptor::new(opts.compression.media_type(), digest, size),
         diff_id,
         tar_size,
         entries: tree.len(),
+        cached: false,
     })
 }
 
@@ -586,7 +727,8 @@ fn append_entry<W: Write>(
     h.set_uid(e.uid);
     h.set_gid(e.gid);
     h.set_mtime(e.mtime.min(epoch));
-    let io_err = |err: io::Error| BuildError::Invalid(format!("writing layer entry {path}: {err}"));
+    // Reading the source or writing the layer (a full disk): an I/O error either way.
+    let io_err = |err: io::Error| BuildError::io(format!("layer entry /{path}"), err);
     match &e.kind {
         Kind::Dir => {
             h.set_entry_type(tar::EntryType::Directory);
@@ -721,7 +863,7 @@ mod tests {
                     compression: c,
                     epoch: 0,
                     threads,
-                    temp_dir: None,
+                    ..LayerOptions::default()
                 };
                 let l = write_layer(&tree(), &opts).unwrap();
                 digests.push((l.descriptor.digest.clone(), l.diff_id.clone()));

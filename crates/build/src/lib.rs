@@ -2,6 +2,8 @@
 //!
 //! - [`layer`]: the reproducible layer writer (sorted entries, clamped mtimes, normalized
 //!   owners and permissions, no host metadata; gzip in parallel or zstd).
+//! - [`layercache`]: built layers kept in the content store, so unchanged inputs are not
+//!   compressed again.
 //! - [`mutate`]: new images on a base (or scratch) built lazily: base layers are referenced by
 //!   descriptor, never downloaded when the destination registry has or can mount them.
 //! - [`flags`]: the `plinth build --from … --add …` recipe.
@@ -19,6 +21,7 @@ pub mod error;
 pub mod flags;
 pub mod imagefs;
 pub mod layer;
+pub mod layercache;
 pub mod mutate;
 pub mod preflight;
 pub mod rebase;

@@ -32,7 +32,7 @@ use plinth_oci::{Digest, Platform, RawManifest};
 use tokio::io::AsyncReadExt;
 
 use crate::error::{BuildError, Result};
-use crate::layer::BuiltLayer;
+use crate::layer::{BuiltLayer, LayerFile};
 
 /// The annotation naming the base image (without digest).
 pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
@@ -44,8 +44,8 @@ pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 pub enum BlobFrom {
     /// An image source (a base image on a registry, in a layout or archive).
     Source(Arc<dyn Source>),
-    /// A layer just built, in a temp file kept alive by the `Arc`.
-    File(Arc<tempfile::TempPath>),
+    /// A layer just built (a temp file kept alive by the `Arc`, or a layer cache blob).
+    File(Arc<LayerFile>),
     /// Bytes in memory.
     Bytes(Bytes),
 }
@@ -54,7 +54,7 @@ impl std::fmt::Debug for BlobFrom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BlobFrom::Source(s) => write!(f, "Source({})", s.name()),
-            BlobFrom::File(p) => write!(f, "File({})", p.display()),
+            BlobFrom::File(p) => write!(f, "File({})", p.path().display()),
             BlobFrom::Bytes(b) => write!(f, "Bytes({})", b.len()),
         }
     }
@@ -450,13 +450,14 @@ pub fn index_of(images: &[Finished]) -> RawManifest {
     })
 }
 
-async fn open_blob(desc: &Descriptor, from: &BlobFrom) -> Result<BlobStream> {
+/// Opens a blob for reading, wherever it is.
+pub(crate) async fn open_blob(desc: &Descriptor, from: &BlobFrom) -> Result<BlobStream> {
     Ok(match from {
         BlobFrom::Source(s) => s.blob(desc).await?,
         BlobFrom::File(p) => Box::pin(
-            tokio::fs::File::open(&***p)
+            tokio::fs::File::open(p.path())
                 .await
-                .map_err(|e| BuildError::io(&***p, e))?,
+                .map_err(|e| BuildError::io(p.path(), e))?,
         ),
         BlobFrom::Bytes(b) => Box::pin(std::io::Cursor::new(b.clone())),
     })

@@ -53,7 +53,7 @@ fn paths(image: &plinth_build::mutate::Finished) -> Vec<String> {
         if desc.media_type.contains("config") {
             continue;
         }
-        let f = std::fs::File::open(&***p).unwrap();
+        let f = std::fs::File::open(p.path()).unwrap();
         let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(f));
         for e in a.entries().unwrap() {
             let mut e = e.unwrap();

@@ -267,9 +267,18 @@ fn debian_base_runs_sh_and_the_second_push_uploads_nothing() {
     let first = build(&dest);
     assert_eq!(first["mounted"], 1, "{first}"); // the base layer, cross-repository
     assert_eq!(first["uploaded"], 2, "{first}"); // our layer and the config
+    assert_eq!(first["cached_layers"], 0, "{first}");
     let second = build(&dest);
     assert_eq!(second["uploaded"], 0, "{second}");
     assert_eq!(second["digest"], first["digest"]);
+    // Unchanged inputs: the layer comes from the layer cache, not compressed again.
+    assert_eq!(second["cached_layers"], 1, "{second}");
+    // A changed file is compressed again; the other tag's image is untouched.
+    std::fs::write(site.join("css/a.css"), "body{color:red}\n").unwrap();
+    let changed = build(&format!("{dest}-changed"));
+    assert_eq!(changed["cached_layers"], 0, "{changed}");
+    assert_eq!(changed["uploaded"], 2, "{changed}");
+    assert_ne!(changed["digest"], first["digest"]);
 
     // The base annotations: the name without digest, the platform manifest's digest.
     let raw = json(&tool(

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use plinth_build::BuildError;
 use plinth_build::dockerfile::Resolver;
 use plinth_build::flags::{self, Add, PlatformAdd, Recipe};
-use plinth_build::layer::{Compression, LayerOptions, Tree};
-use plinth_build::mutate::{self, Base, Finished};
+use plinth_build::layer::{Compression, LayerFile, LayerOptions, Tree};
+use plinth_build::layercache::LayerCache;
+use plinth_build::mutate::{self, Base, BlobFrom, Finished};
 use plinth_build::preflight::Extra;
 use plinth_oci::{Platform, Source};
 
@@ -73,6 +74,12 @@ pub struct Args {
     /// Layer compression: gzip (parallel) or zstd.
     #[arg(long, default_value = "gzip", value_name = "gzip|zstd")]
     compression: String,
+    /// Compression level: gzip 1–9 (default 5), zstd 1–19 (default 3).
+    #[arg(long, value_name = "N")]
+    compression_level: Option<u32>,
+    /// Compress every layer, even when the layer cache has the same one.
+    #[arg(long)]
+    no_cache: bool,
     /// Where to write the image: a registry reference, `oci:DIR:TAG` or
     /// `docker-archive:FILE:REF`.
     #[arg(short = 't', long = "tag", value_name = "DEST")]
@@ -160,6 +167,8 @@ pub async fn run(g: &Global, a: Args) -> CliResult {
     })?;
     let layer = LayerOptions {
         compression,
+        level: a.compression_level,
+        cache: (!a.no_cache).then(|| LayerCache::new(opener.store.clone())),
         ..LayerOptions::default()
     };
     let resolver = CliResolver { opener: &opener };
@@ -173,6 +182,14 @@ pub async fn run(g: &Global, a: Args) -> CliResult {
             eprintln!("warning: {w}");
         }
     }
+    // Layers found in the layer cache (not compressed this time).
+    let cached = images
+        .iter()
+        .flat_map(|i| &i.blobs)
+        .filter(
+            |(_, from)| matches!(from, BlobFrom::File(f) if matches!(**f, LayerFile::Stored(_))),
+        )
+        .count();
     let sink = opener.sink(&dest)?;
     let progress = crate::progress::for_transfer(g.quiet || a.json);
     let report = mutate::push(&images, sink.as_ref(), progress)
@@ -186,14 +203,16 @@ pub async fn run(g: &Global, a: Args) -> CliResult {
             "uploaded_bytes": report.uploaded_bytes,
             "mounted": report.mounted,
             "existing": report.existing,
+            "cached_layers": cached,
             "warnings": warnings,
             "platforms": images.iter().map(|i| i.platform.to_string()).collect::<Vec<_>>(),
         }));
     }
     if !g.quiet {
         eprintln!(
-            "uploaded {} blobs ({} bytes), mounted {}, already present {}",
-            report.uploaded, report.uploaded_bytes, report.mounted, report.existing
+            "uploaded {} blobs ({} bytes), mounted {}, already present {}; {} layers from the \
+             layer cache",
+            report.uploaded, report.uploaded_bytes, report.mounted, report.existing, cached
         );
     }
     println!("{}", report.digest);
