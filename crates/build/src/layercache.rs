@@ -287,9 +287,10 @@ mod tests {
         // diff_id check and is replaced.
         let mut tree = host_tree(src.path());
         tree.add_parents();
+        let id = Compression::Gzip.cache_id();
         let key = KeyParts {
-            compression: "gzip",
-            level: 5,
+            compression: &id,
+            level: Compression::Gzip.default_level(),
             epoch: 0,
         };
         let fp = fingerprint(&tree, key).unwrap();

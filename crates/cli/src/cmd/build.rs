@@ -74,7 +74,7 @@ pub struct Args {
     /// Layer compression: gzip (parallel) or zstd.
     #[arg(long, default_value = "gzip", value_name = "gzip|zstd")]
     compression: String,
-    /// Compression level: gzip 1–9 (default 5), zstd 1–19 (default 3).
+    /// Compression level: gzip 1–9 (default 4), zstd 1–19 (default 3).
     #[arg(long, value_name = "N")]
     compression_level: Option<u32>,
     /// Compress every layer, even when the layer cache has the same one.
