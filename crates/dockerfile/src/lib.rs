@@ -62,4 +62,4 @@ pub use error::{ErrorKind, ParseError};
 pub use parser::parse;
 pub use quote::{go_quote, go_quote_list};
 pub use semantics::*;
-pub use span::Span;
+pub use span::{LineIndex, Span};

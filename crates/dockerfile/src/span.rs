@@ -43,16 +43,19 @@ impl Span {
     }
 }
 
-/// Maps byte offsets to line and column.
+/// Maps byte offsets to 1-based lines and columns (columns count characters; a BOM on the
+/// first line is not counted), as every [`Span`] of this crate has them. Other parsers of the
+/// same files (YAML scalars in `plinth-pin`) use it so their spans agree.
 #[derive(Debug, Clone)]
-pub(crate) struct LineIndex<'a> {
+pub struct LineIndex<'a> {
     src: &'a str,
     /// Byte offset where each line's content starts (after a BOM on line 1).
     starts: Vec<usize>,
 }
 
 impl<'a> LineIndex<'a> {
-    pub(crate) fn new(src: &'a str) -> Self {
+    /// The index of `src`.
+    pub fn new(src: &'a str) -> Self {
         let mut starts = vec![if src.starts_with('\u{feff}') { 3 } else { 0 }];
         for (i, b) in src.bytes().enumerate() {
             if b == b'\n' {
@@ -63,7 +66,7 @@ impl<'a> LineIndex<'a> {
     }
 
     /// 1-based line and column of `offset`.
-    pub(crate) fn position(&self, offset: usize) -> (usize, usize) {
+    pub fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.src.len());
         let line = match self.starts.binary_search(&offset) {
             Ok(i) => i,
@@ -78,7 +81,8 @@ impl<'a> LineIndex<'a> {
         (line + 1, col)
     }
 
-    pub(crate) fn span(&self, start: usize, end: usize) -> Span {
+    /// The span of bytes `start..end`.
+    pub fn span(&self, start: usize, end: usize) -> Span {
         let (line, col) = self.position(start);
         let (end_line, end_col) = self.position(end);
         Span {

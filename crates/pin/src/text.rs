@@ -1,54 +1,6 @@
-//! Byte offsets to lines and columns, and byte-exact edits of a file's text.
+//! Byte-exact edits of a file's text (and the line index of `plinth-dockerfile`, for spans).
 
-use plinth_dockerfile::Span;
-
-/// Maps byte offsets to 1-based lines and columns (columns count characters; a BOM on the
-/// first line is not counted), as `plinth_dockerfile::Span` does.
-pub(crate) struct LineIndex<'a> {
-    src: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    pub(crate) fn new(src: &'a str) -> Self {
-        let mut starts = vec![if src.starts_with('\u{feff}') { 3 } else { 0 }];
-        starts.extend(
-            src.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { src, starts }
-    }
-
-    fn position(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.src.len());
-        let line = match self.starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
-        };
-        let start = self.starts[line].min(offset);
-        let col = self
-            .src
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
-        (line + 1, col)
-    }
-
-    pub(crate) fn span(&self, start: usize, end: usize) -> Span {
-        let (line, col) = self.position(start);
-        let (end_line, end_col) = self.position(end);
-        Span {
-            start,
-            end,
-            line,
-            col,
-            end_line,
-            end_col,
-        }
-    }
-}
+pub(crate) use plinth_dockerfile::LineIndex;
 
 /// One replacement of bytes `start..end` of a file by `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
