@@ -38,29 +38,7 @@ for i in $(seq -w 1 "$N"); do
 done
 
 # --- setup: 50 tags -------------------------------------------------------------------------
-registry=${REPO%%/*}
-path=${REPO#*/}
-have=$(curl -sf --max-time 10 "http://$registry/v2/$path/tags/list?n=1000" || true)
-have_n=$(printf '%s' "$have" | python3 -c '
-import json, sys
-try:
-    tags = json.load(sys.stdin).get("tags") or []
-except ValueError:
-    tags = []
-print(sum(1 for t in tags if len(t) == 3 and t[0] == "t" and t[1:].isdigit() and 1 <= int(t[1:]) <= 50))')
-if [ "$have_n" != "$N" ]; then
-  bench_log "pushing $N tags of $SOURCE to $REPO"
-  skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false \
-    "docker://$SOURCE" "docker://${REFS[0]}" >&2
-  curl -sf --max-time 10 -H "Accept: $BENCH_ACCEPT" -D "$WORK/headers" -o "$WORK/manifest" \
-    "http://$registry/v2/$path/manifests/t01" || bench_die "cannot read back ${REFS[0]}"
-  ctype=$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "content-type" { print $2 }')
-  for ref in "${REFS[@]:1}"; do
-    curl -sf --max-time 10 -X PUT -H "Content-Type: $ctype" --data-binary "@$WORK/manifest" \
-      -o /dev/null "http://$registry/v2/$path/manifests/${ref##*:}" \
-      || bench_die "cannot push $ref"
-  done
-fi
+bench_push_tags "$REPO" "$SOURCE" "$N"
 
 # --- the three ways ---------------------------------------------------------------------------
 cat >"$WORK/skopeo-raw.sh" <<'EOF'

@@ -162,3 +162,31 @@ bench_exit() {
 bench_load() {
   printf '%s CPUs, load average %s\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# bench_push_tags REPO SOURCE N: makes sure REPO has the tags t01…tN (two digits), all the
+# manifest of SOURCE: one skopeo copy, then a PUT of the same manifest bytes per other tag.
+# Tags already there are kept, so later runs skip this.
+bench_push_tags() {
+  local repo=$1 source=$2 n=$3
+  local registry=${repo%%/*} path=${repo#*/} have have_n ctype i
+  have=$(curl -sf --max-time 10 "http://$registry/v2/$path/tags/list?n=1000" || true)
+  have_n=$(printf '%s' "$have" | python3 -c '
+import json, sys
+n = int(sys.argv[1])
+try:
+    tags = json.load(sys.stdin).get("tags") or []
+except ValueError:
+    tags = []
+print(sum(1 for t in tags if len(t) == 3 and t[0] == "t" and t[1:].isdigit() and 1 <= int(t[1:]) <= n))' "$n")
+  [ "$have_n" = "$n" ] && return 0
+  bench_log "pushing $n tags of $source to $repo"
+  skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$source" "docker://$repo:t01" >&2
+  curl -sf --max-time 10 -H "Accept: $BENCH_ACCEPT" -D "$WORK/headers" -o "$WORK/manifest" \
+    "http://$registry/v2/$path/manifests/t01" || bench_die "cannot read back $repo:t01"
+  ctype=$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "content-type" { print $2 }')
+  for i in $(seq -w 2 "$n"); do
+    curl -sf --max-time 10 -X PUT -H "Content-Type: $ctype" --data-binary "@$WORK/manifest" \
+      -o /dev/null "http://$registry/v2/$path/manifests/t$i" || bench_die "cannot push $repo:t$i"
+  done
+}
