@@ -11,37 +11,13 @@ use plinth_registry::{Client, ClientOptions, CredentialStore, RegistriesConfig};
 use serde_json::Value;
 use sha2::Digest as _;
 
-// ------------------------------------------------------------------------- helpers --------
+mod common;
+use common::{env, json, unique};
 
-/// A variable of the test environment; a missing one fails the test (never skips it).
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests run against the real test registries; \
-             start them and load their variables with `eval \"$(scripts/test-env.sh)\"` \
-             (from the workspace root), then run cargo test again"
-        ),
-    }
-}
+// ------------------------------------------------------------------------- helpers --------
 
 fn open_registry() -> String {
     env("PLINTH_TEST_REGISTRY")
-}
-
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 100_000_000;
-    format!(
-        "{prefix}-{}-{t}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn sha256(b: &[u8]) -> String {
@@ -173,10 +149,6 @@ fn registry_client() -> Client {
         ..ClientOptions::default()
     })
     .unwrap()
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
 /// `count` tags in a fresh repository of the open registry, each a distinct image (one

@@ -11,17 +11,8 @@ use assert_cmd::Command;
 use plinth_oci::Digest;
 use serde_json::Value;
 
-/// A variable of the test environment; a missing one fails the test (never skips it).
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests run against the real test registries and images; \
-             start them and load their variables with `eval \"$(scripts/test-env.sh)\"` \
-             (from the workspace root), then run cargo test again"
-        ),
-    }
-}
+mod common;
+use common::{env, run_ok};
 
 fn plinth(cache: &Path) -> Command {
     let mut c = Command::cargo_bin("plinth").unwrap();
@@ -31,16 +22,6 @@ fn plinth(cache: &Path) -> Command {
         .env_remove("PLINTH_REGISTRIES_CONF")
         .arg("--quiet");
     c
-}
-
-fn run_ok(c: &mut Command) -> Vec<u8> {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// The three names of debian:bookworm-slim: registry, OCI layout, docker archive.

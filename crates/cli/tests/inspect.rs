@@ -14,17 +14,8 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-/// A variable of the test environment; a missing one fails the test (never skips it).
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests run against the real test registries and images; \
-             start them and load their variables with `eval \"$(scripts/test-env.sh)\"` \
-             (from the workspace root), then run cargo test again"
-        ),
-    }
-}
+mod common;
+use common::{env, run_ok};
 
 fn plinth(cache: &Path) -> Command {
     // No mirrors, no credentials: only the test registries, as the environment has them.
@@ -38,16 +29,6 @@ fn plinth(cache: &Path) -> Command {
         .env("PLINTH_REGISTRIES_CONF", cache.join("registries.toml"))
         .arg("--quiet");
     c
-}
-
-fn run_ok(c: &mut Command) -> Vec<u8> {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// The report of `image`, judged on a fixed date so the end-of-life verdicts are stable.

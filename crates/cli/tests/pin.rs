@@ -11,19 +11,9 @@ use std::process::Output;
 use assert_cmd::Command;
 use plinth_oci::manifest::RawManifest;
 use plinth_registry::{Client, ClientOptions, CredentialStore, RegistriesConfig};
-use serde_json::Value;
 
-/// A variable of the test environment; a missing one fails the test (never skips it).
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests run against the real test registry; start it and \
-             load its variables with `eval \"$(scripts/test-env.sh)\"` (from the workspace \
-             root), then run cargo test again"
-        ),
-    }
-}
+mod common;
+use common::{env, json};
 
 fn unique() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -149,10 +139,6 @@ fn fails(cmd: &mut Command, code: i32) -> (String, String) {
         "{cmd:?}: expected exit {code}; stderr:\n{stderr}\nstdout:\n{stdout}"
     );
     (stdout, stderr)
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
 fn python() -> String {
