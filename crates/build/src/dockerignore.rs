@@ -142,37 +142,55 @@ fn compile(pattern: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
+/// Whether the tokens match all of `s`.
+///
+/// Dynamic programming over (token, position), one row per token from the last: O(tokens ×
+/// chars) time and O(chars) memory whatever the pattern. (Backtracking is exponential on
+/// patterns like `*a*a*a*a*b`, and recurses once per character.)
 fn matches(toks: &[Tok], s: &[char]) -> bool {
-    match toks.first() {
-        None => s.is_empty(),
-        Some(Tok::Lit(c)) => s.first() == Some(c) && matches(&toks[1..], &s[1..]),
-        Some(Tok::One) => s.first().is_some_and(|c| *c != '/') && matches(&toks[1..], &s[1..]),
-        Some(Tok::Class(ranges, neg)) => {
-            s.first().is_some_and(|c| {
-                *c != '/' && (ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *neg)
-            }) && matches(&toks[1..], &s[1..])
-        }
-        Some(Tok::Star) => {
-            let mut k = 0;
-            loop {
-                if matches(&toks[1..], &s[k..]) {
-                    return true;
+    let n = s.len();
+    // next[j]: do toks[i + 1..] match s[j..]?
+    let mut next = vec![false; n + 1];
+    next[n] = true;
+    let mut row = vec![false; n + 1];
+    for tok in toks.iter().rev() {
+        match tok {
+            Tok::AnyRest => row.fill(true),
+            Tok::Star => {
+                // Nothing, or one non-'/' char and the star again.
+                row[n] = next[n];
+                for j in (0..n).rev() {
+                    row[j] = next[j] || (s[j] != '/' && row[j + 1]);
                 }
-                if k >= s.len() || s[k] == '/' {
-                    return false;
+            }
+            Tok::DirStar => {
+                // (.*/)? : nothing, or any prefix ending with '/'.
+                let mut after_slash = false;
+                row[n] = next[n];
+                for j in (0..n).rev() {
+                    after_slash |= s[j] == '/' && next[j + 1];
+                    row[j] = next[j] || after_slash;
                 }
-                k += 1;
+            }
+            single => {
+                row[n] = false;
+                for j in 0..n {
+                    let c = s[j];
+                    let ok = match single {
+                        Tok::Lit(l) => c == *l,
+                        Tok::One => c != '/',
+                        Tok::Class(ranges, neg) => {
+                            c != '/' && (ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *neg)
+                        }
+                        _ => unreachable!("handled above"),
+                    };
+                    row[j] = ok && next[j + 1];
+                }
             }
         }
-        Some(Tok::AnyRest) => true,
-        Some(Tok::DirStar) => {
-            // (.*/)? : nothing, or any prefix ending with '/'.
-            if matches(&toks[1..], s) {
-                return true;
-            }
-            (0..s.len()).any(|k| s[k] == '/' && matches(&toks[1..], &s[k + 1..]))
-        }
+        std::mem::swap(&mut row, &mut next);
     }
+    next[0]
 }
 
 impl Matcher {
@@ -256,6 +274,21 @@ pub fn has_glob(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_patterns_stay_fast_and_shallow() {
+        let path = "a".repeat(200);
+        let t = std::time::Instant::now();
+        assert!(!glob_match(&"*a".repeat(40).replace("a*a", "a*b"), &path));
+        assert!(glob_match(&"*a".repeat(40), &path));
+        let deep = m(&format!("**/{}", "**/".repeat(30)));
+        assert!(deep.excluded(&"d/".repeat(60)));
+        // As long as paths get (PATH_MAX).
+        let long = format!("{}*", "x".repeat(4000));
+        assert!(glob_match(&long, &"x".repeat(4095)));
+        assert!(!glob_match(&long, &"x".repeat(3999)));
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
 
     fn m(text: &str) -> Matcher {
         Matcher::parse(text).unwrap()
