@@ -108,13 +108,22 @@ impl LayerCache {
         if !present {
             let dir = target.parent().expect("blob paths have a parent");
             std::fs::create_dir_all(dir).map_err(|e| BuildError::io(dir, e))?;
-            let tmp = dir.join(format!(".tmp-layer-{}", fp.hex()));
-            let _ = std::fs::remove_file(&tmp);
+            // A name of this process's own, so concurrent builds never touch each other's.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let tmp = dir.join(format!(".tmp-layer-{}-{nanos}", std::process::id()));
             if std::fs::hard_link(file, &tmp).is_err() {
                 // Another filesystem (or no hard links): copy.
-                std::fs::copy(file, &tmp).map_err(|e| BuildError::io(&tmp, e))?;
+                if let Err(e) = std::fs::copy(file, &tmp) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(BuildError::io(&tmp, e));
+                }
             }
-            std::fs::rename(&tmp, &target).map_err(|e| BuildError::io(&target, e))?;
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(BuildError::io(&target, e));
+            }
         }
         let dir = self.index_dir();
         std::fs::create_dir_all(&dir).map_err(|e| BuildError::io(&dir, e))?;
