@@ -29,7 +29,6 @@ use plinth_oci::manifest::{ConfigFile, Descriptor, History, ImageIndex, ImageMan
 use plinth_oci::media;
 use plinth_oci::source::{BlobAction, BlobStream, SharedProgress, Sink, Source};
 use plinth_oci::{Digest, Platform, RawManifest};
-use tokio::io::AsyncReadExt;
 
 use crate::error::{BuildError, Result};
 use crate::layer::{BuiltLayer, LayerFile};
@@ -99,30 +98,7 @@ pub struct Base {
 
 /// Reads a whole (small) blob, verifying it.
 pub async fn read_blob(source: &dyn Source, desc: &Descriptor) -> Result<Bytes> {
-    if desc.size > 64 << 20 {
-        return Err(BuildError::Invalid(format!(
-            "{}: blob {} is too large for a config ({} bytes)",
-            source.name(),
-            desc.digest,
-            desc.size
-        )));
-    }
-    let mut s = source.blob(desc).await?;
-    let mut buf = Vec::with_capacity(desc.size as usize);
-    s.read_to_end(&mut buf).await.map_err(|e| {
-        BuildError::Invalid(format!("{}: reading {}: {e}", source.name(), desc.digest))
-    })?;
-    let actual = desc.digest.compute_like(&buf);
-    if actual != desc.digest || buf.len() as u64 != desc.size {
-        return Err(BuildError::Oci(plinth_oci::Error::Verify {
-            what: format!("{}: blob {}", source.name(), desc.digest),
-            source: plinth_oci::digest::VerifyError::Digest {
-                expected: desc.digest.clone(),
-                actual,
-            },
-        }));
-    }
-    Ok(buf.into())
+    Ok(plinth_oci::source::read_small_blob(source, desc).await?.into())
 }
 
 /// The layer media type of an OCI manifest for a layer of `media_type` (Docker types become

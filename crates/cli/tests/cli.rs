@@ -438,6 +438,34 @@ fn config_bytes_and_platform_choice() {
         (arm["architecture"].as_str(), arm["variant"].as_str()),
         (Some("arm"), Some("v7"))
     );
+    // A single-platform image of another platform is not what was asked for: config and copy
+    // refuse it as digest does, naming both platforms.
+    let same = json(&ok(w.plinth().args([
+        "config",
+        "--platform",
+        "linux/amd64",
+        &slim,
+    ])));
+    assert_eq!(same, config);
+    let err = fails(
+        w.plinth()
+            .args(["config", "--platform", "linux/arm64", &slim]),
+        3,
+    );
+    assert_names(&err, &["linux/arm64", "linux/amd64"]);
+    let layout = w.path("wrong-platform");
+    let err = fails(
+        w.plinth().args([
+            "copy",
+            "--platform",
+            "linux/arm64",
+            &slim,
+            &format!("oci:{}:x", layout.display()),
+        ]),
+        3,
+    );
+    assert_names(&err, &["linux/arm64", "linux/amd64"]);
+    assert!(!layout.join("index.json").exists());
     // The config went through the content store.
     let du = json(&ok(w.plinth().args(["cache", "du", "--json"])));
     assert!(du["blobs"].as_u64().unwrap() >= 1, "{du}");

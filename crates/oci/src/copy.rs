@@ -89,6 +89,9 @@ pub async fn copy(src: &dyn Source, dst: &dyn Sink, opts: &CopyOptions) -> Resul
             child
         }
     } else {
+        if let Some(want) = &opts.platform {
+            check_image_platform(src, &root, want).await?;
+        }
         copy_image_blobs(src, dst, &root, opts, &report, &seen).await?;
         root
     };
@@ -97,6 +100,28 @@ pub async fn copy(src: &dyn Source, dst: &dyn Sink, opts: &CopyOptions) -> Resul
     report.digest = written.digest().to_string();
     report.media_type = written.media_type().to_string();
     Ok(report)
+}
+
+/// A single-platform image asked for by platform must be of that platform: its config says.
+async fn check_image_platform(
+    src: &dyn Source,
+    image: &RawManifest,
+    want: &Platform,
+) -> Result<()> {
+    let Some(m) = image.as_image() else {
+        return Ok(());
+    };
+    let bytes = crate::source::read_small_blob(src, &m.config).await?;
+    let have = crate::ConfigFile::from_slice(&bytes)
+        .map_err(|e| Error::Invalid(format!("{}: malformed image config: {e}", src.name())))?
+        .platform();
+    if want.match_rank(&have).is_none() {
+        return Err(Error::NotFound(format!(
+            "platform {want} in {} (a single-platform image for {have})",
+            src.name()
+        )));
+    }
+    Ok(())
 }
 
 async fn copy_index(

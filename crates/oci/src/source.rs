@@ -116,3 +116,39 @@ pub trait Sink: Send + Sync {
         true
     }
 }
+
+/// The largest blob [`read_small_blob`] reads: configs and other JSON, never layers.
+pub const SMALL_BLOB_LIMIT: u64 = 64 << 20;
+
+/// Reads a small blob (a config) whole from `src`, verifying digest and size. A descriptor
+/// over [`SMALL_BLOB_LIMIT`] is refused before anything is read.
+pub async fn read_small_blob(src: &dyn Source, desc: &Descriptor) -> Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    if desc.size > SMALL_BLOB_LIMIT {
+        return Err(crate::Error::Invalid(format!(
+            "{}: blob {} is too large for a config ({} bytes)",
+            src.name(),
+            desc.digest,
+            desc.size
+        )));
+    }
+    let mut stream = src.blob(desc).await?;
+    let mut buf = Vec::with_capacity(desc.size as usize);
+    // One byte more than announced, so a longer blob fails the size check.
+    (&mut stream)
+        .take(desc.size + 1)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| crate::Error::Other {
+            kind: crate::ErrorKind::Network,
+            source: format!("{}: reading blob {}: {e}", src.name(), desc.digest).into(),
+        })?;
+    let mut v = crate::digest::Verifier::new(&desc.digest, Some(desc.size));
+    v.update(&buf)
+        .and_then(|_| v.finish())
+        .map_err(|source| crate::Error::Verify {
+            what: format!("{}: blob {}", src.name(), desc.digest),
+            source,
+        })?;
+    Ok(buf)
+}

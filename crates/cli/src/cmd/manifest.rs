@@ -2,9 +2,7 @@
 
 use std::io::Write;
 
-use plinth_oci::digest::Verifier;
 use plinth_oci::{Descriptor, Platform, RawManifest, Source};
-use tokio::io::AsyncReadExt;
 
 use crate::Global;
 use crate::error::{CliError, CliResult};
@@ -80,24 +78,7 @@ pub async fn select_platform(
 
 /// Reads a small blob from any source, verified.
 pub async fn read_blob(src: &dyn Source, desc: &Descriptor) -> CliResult<Vec<u8>> {
-    let mut stream = src.blob(desc).await?;
-    let mut buf = Vec::new();
-    (&mut stream)
-        .take(desc.size + 1)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| CliError {
-            code: crate::error::exit::NETWORK,
-            message: format!("{}: reading blob {}: {e}", src.name(), desc.digest),
-        })?;
-    let mut v = Verifier::new(&desc.digest, Some(desc.size));
-    v.update(&buf)
-        .and_then(|_| v.finish())
-        .map_err(|e| CliError {
-            code: crate::error::exit::INTEGRITY,
-            message: format!("{}: blob {}: {e}", src.name(), desc.digest),
-        })?;
-    Ok(buf)
+    Ok(plinth_oci::source::read_small_blob(src, desc).await?)
 }
 
 /// Prints the manifest (or index) an image name resolves to.
@@ -118,6 +99,7 @@ pub async fn run_config(g: &Global, a: ConfigArgs) -> CliResult {
     let name = ImageName::parse(&a.image)?;
     let src = opener.source(&name)?;
     let root = src.root().await?;
+    let from_index = root.is_index();
     let raw = select_platform(src.as_ref(), root, a.platform.as_ref()).await?;
     let manifest = raw.as_image().expect("a platform manifest");
     let bytes = match name.reference() {
@@ -125,5 +107,22 @@ pub async fn run_config(g: &Global, a: ConfigArgs) -> CliResult {
         Some(r) => opener.remote(r).blob_bytes(&manifest.config).await?,
         None => read_blob(src.as_ref(), &manifest.config).await?,
     };
+    // A single-platform image must be of the platform asked for (an index was searched above).
+    if let Some(want) = &a.platform
+        && !from_index
+    {
+        let have = plinth_oci::ConfigFile::from_slice(&bytes)
+            .map_err(|e| CliError::invalid(format!("{}: malformed image config: {e}", a.image)))?
+            .platform();
+        if want.match_rank(&have).is_none() {
+            return Err(CliError {
+                code: crate::error::exit::NOT_FOUND,
+                message: format!(
+                    "{}: no manifest for platform {want} (a single-platform image for {have})",
+                    a.image
+                ),
+            });
+        }
+    }
     write_out(&bytes, a.pretty)
 }
