@@ -12,6 +12,8 @@ use assert_cmd::Command;
 use plinth_oci::manifest::RawManifest;
 use plinth_registry::{Client, ClientOptions, CredentialStore, RegistriesConfig};
 
+use serde_json::Value;
+
 mod common;
 use common::{env, json};
 
@@ -161,6 +163,78 @@ fn index_digest() -> String {
 }
 
 // ------------------------------------------------------------------------- refs -----------
+
+#[test]
+fn compose_values_are_interpolated_as_compose_does() {
+    let w = World::new();
+    w.write(
+        "svc/.env",
+        "TAG=1.27\nRTAG=6 # overridden by the environment\n",
+    );
+    w.write(
+        "svc/compose.yaml",
+        "services:\n  web:\n    image: nginx:${TAG}\n  cache:\n    image: ${REG:-docker.io}/library/redis:${RTAG}\n  \
+         job:\n    image: busybox:${MISSING:?set MISSING first}\n",
+    );
+    let refs = |w: &World| {
+        let out = ok(w
+            .plinth()
+            .env("PLINTH_REGISTRIES_CONF", "/nonexistent")
+            .env("RTAG", "7.2")
+            .env_remove("REG")
+            .env_remove("MISSING")
+            .env_remove("TAG")
+            .args(["refs", "--json"]));
+        json(&out)
+    };
+    let v = refs(&w);
+    let resolved: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["text"].as_str().unwrap(), r["resolved"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            ("nginx:${TAG}", "nginx:1.27"),
+            (
+                "${REG:-docker.io}/library/redis:${RTAG}",
+                "docker.io/library/redis:7.2"
+            ),
+            (
+                "busybox:${MISSING:?set MISSING first}",
+                "busybox:${MISSING:?set MISSING first}"
+            ),
+        ],
+        "{v}"
+    );
+    assert_eq!(v[0]["reference"], "docker.io/library/nginx:1.27");
+    // The unset required variable is a finding naming it; the others are fine offline.
+    let out = run(w
+        .plinth()
+        .env("RTAG", "7.2")
+        .env_remove("MISSING")
+        .env_remove("TAG")
+        .args(["check", "--offline", "--format", "json"]));
+    let c = json(&String::from_utf8_lossy(&out.stdout));
+    let pl010: Vec<&Value> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "PL010")
+        .collect();
+    assert_eq!(pl010.len(), 1, "{c}");
+    let msg = pl010[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("MISSING") && msg.contains("set MISSING first"),
+        "{msg}"
+    );
+    // A malformed .env is an error naming its file and line.
+    w.write("svc/.env", "TAG=1.27\nnot a pair\n");
+    let (_, err) = fails(w.plinth().args(["refs"]), 7);
+    assert!(err.contains(".env:2"), "{err}");
+}
 
 #[test]
 fn refs_lists_every_reference_without_network() {

@@ -339,10 +339,16 @@ pub async fn check(
             }
             report.references += 1;
             let Some(r) = &site.reference else {
-                // Empty from an unset ARG is PL008's; compose interpolation is not evaluated.
+                // Empty from an unset ARG is PL008's; Kubernetes does not interpolate `$`.
+                // A compose value that interpolates to nothing valid (or not at all: a required
+                // variable is unset) is reported here.
+                use crate::discover::FileKind;
                 let unevaluated = site.uses_args
-                    && (site.resolved.is_empty()
-                        || f.kind != crate::discover::FileKind::Dockerfile);
+                    && match f.kind {
+                        FileKind::Dockerfile => site.resolved.is_empty(),
+                        FileKind::Compose => false,
+                        FileKind::Kubernetes => true,
+                    };
                 if !unevaluated {
                     report.findings.push(finding(
                         f,

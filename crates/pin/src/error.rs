@@ -43,7 +43,7 @@ pub enum PinError {
         /// Why.
         message: String,
     },
-    /// Invalid configuration (plinth.toml, plinth.lock).
+    /// Invalid configuration (plinth.toml, plinth.lock, a compose `.env`).
     #[error("{0}")]
     Config(String),
 }

@@ -9,7 +9,8 @@
 //!    `apiVersion` and `kind`).
 //! 2. [`sites::read_files`] finds every reference with its byte span: `FROM` (after ARG
 //!    expansion, with `--build-arg`), `COPY --from`, `RUN --mount=from=`, compose
-//!    `services.*.image`, and containers' `image:` in Kubernetes objects.
+//!    `services.*.image` (interpolated from the environment and `.env`, [`compose_env`]), and
+//!    containers' `image:` in Kubernetes objects.
 //! 3. [`resolve::Resolver`] answers registry questions once per run, concurrently with a
 //!    bound, with `HEAD` requests (a `GET` only where per-platform digests or a config are
 //!    needed).
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod compose_env;
 pub mod config;
 pub mod discover;
 pub mod error;

@@ -240,11 +240,14 @@ pub fn extract(
         FileKind::Dockerfile => dockerfile_sites(path, &text, opts)?,
         FileKind::Compose => {
             let imgs = yaml::compose_images(&text).map_err(|m| yaml_error(path, m))?;
-            (yaml_sites(Origin::Compose, imgs), Vec::new())
+            // Not a Parse error: a compose file found in a walk is skipped when its YAML does
+            // not parse, but a broken `.env` beside it must be said.
+            let env = crate::compose_env::ComposeEnv::for_file(path).map_err(PinError::Config)?;
+            (yaml_sites(Origin::Compose, imgs, Some(&env)), Vec::new())
         }
         FileKind::Kubernetes => {
             match yaml::kubernetes_images(&text).map_err(|m| yaml_error(path, m))? {
-                Some(imgs) => (yaml_sites(Origin::Kubernetes, imgs), Vec::new()),
+                Some(imgs) => (yaml_sites(Origin::Kubernetes, imgs, None), Vec::new()),
                 None => return Ok(None),
             }
         }
@@ -275,20 +278,35 @@ fn parse_reference(s: &str) -> (Option<Reference>, Option<String>) {
     }
 }
 
-fn yaml_sites(origin: Origin, imgs: Vec<yaml::Scalar>) -> Vec<Site> {
+/// Sites of YAML `image:` values. Compose files pass their variables (`env`), and an
+/// interpolated value is resolved as Compose would; Kubernetes does not interpolate.
+fn yaml_sites(
+    origin: Origin,
+    imgs: Vec<yaml::Scalar>,
+    env: Option<&crate::compose_env::ComposeEnv>,
+) -> Vec<Site> {
     imgs.into_iter()
         .map(|s| {
             let uses_args = s.value.contains('$');
-            let (reference, invalid) = if uses_args {
-                (
-                    None,
-                    Some("uses variable interpolation, which plinth does not evaluate".into()),
-                )
-            } else {
-                parse_reference(&s.value)
+            let (resolved, (reference, invalid)) = match (uses_args, env) {
+                (false, _) => (s.value.clone(), parse_reference(&s.value)),
+                (true, Some(env)) => match env.interpolate(&s.value) {
+                    Ok(v) => (v.clone(), parse_reference(&v)),
+                    Err(m) => (s.value.clone(), (None, Some(m))),
+                },
+                (true, None) => (
+                    s.value.clone(),
+                    (
+                        None,
+                        Some("uses $ variables, which Kubernetes does not interpolate".into()),
+                    ),
+                ),
             };
             let target = match (&s.value_span, uses_args) {
-                (_, true) => Err("the value uses variable interpolation".to_string()),
+                (_, true) => Err(
+                    "the value uses variable interpolation; pin the variables' values instead"
+                        .to_string(),
+                ),
                 (None, _) => Err("the YAML scalar uses escapes or block style".to_string()),
                 (Some(v), false) => Ok(Target {
                     start: v.start,
@@ -301,7 +319,7 @@ fn yaml_sites(origin: Origin, imgs: Vec<yaml::Scalar>) -> Vec<Site> {
                 origin,
                 span: s.value_span.unwrap_or(s.span),
                 text: s.value.clone(),
-                resolved: s.value,
+                resolved,
                 kind: Kind::Image,
                 stage: None,
                 platform: None,
