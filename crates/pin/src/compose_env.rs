@@ -64,8 +64,24 @@ fn is_name_char(c: char) -> bool {
     c == '_' || c.is_ascii_alphanumeric()
 }
 
+/// How deep `${…}` may nest in a default or alternative word.
+const MAX_NESTING: usize = 32;
+
 /// Interpolates `s` with `lookup`.
 pub fn interpolate(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    interpolate_at(s, lookup, 0)
+}
+
+fn interpolate_at(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<String, String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "interpolation nested deeper than {MAX_NESTING} levels"
+        ));
+    }
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -84,7 +100,7 @@ pub fn interpolate(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<S
                 let end = closing_brace(&chars, i + 2)
                     .ok_or_else(|| format!("{s:?}: unterminated ${{ in interpolation"))?;
                 let inner: String = chars[i + 2..end].iter().collect();
-                out.push_str(&braced(&inner, lookup)?);
+                out.push_str(&braced(&inner, lookup, depth)?);
                 i = end + 1;
             }
             Some(&c) if is_name_start(c) => {
@@ -123,7 +139,11 @@ fn closing_brace(chars: &[char], from: usize) -> Option<usize> {
 }
 
 /// The value of `${inner}`.
-fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn braced(
+    inner: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<String, String> {
     let name_len = inner
         .char_indices()
         .find(|(_, c)| !is_name_char(*c))
@@ -153,14 +173,14 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                interpolate(word, lookup)
+                interpolate_at(word, lookup, depth + 1)
             }
         }
         '?' => {
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                let msg = interpolate(word, lookup)?;
+                let msg = interpolate_at(word, lookup, depth + 1)?;
                 Err(if msg.is_empty() {
                     format!("required variable {name} is missing a value")
                 } else {
@@ -170,7 +190,7 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         }
         '+' => {
             if set {
-                interpolate(word, lookup)
+                interpolate_at(word, lookup, depth + 1)
             } else {
                 Ok(String::new())
             }
@@ -297,6 +317,10 @@ mod tests {
         assert!(i("a $ b").is_err());
         assert!(i("${1X}").is_err());
         assert!(i("${TAG/x/y}").is_err());
+        let deep = format!("{}x{}", "${N:-".repeat(10_000), "}".repeat(10_000));
+        assert!(i(&deep).unwrap_err().contains("nested"));
+        let ok = format!("{}x{}", "${N:-".repeat(20), "}".repeat(20));
+        assert_eq!(i(&ok).unwrap(), "x");
     }
 
     #[test]
