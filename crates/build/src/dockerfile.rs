@@ -1,21 +1,37 @@
 //! A Dockerfile executor for stages that need no container runtime.
 //!
-//! Supported: `FROM` (image, earlier stage, `scratch`, `--platform`, ARG-expanded), `COPY` and
-//! `ADD` (build context filtered by `.dockerignore`, `--from` a stage or an image, `--chown`,
-//! `--chmod`, `--link`, `--exclude`, local tar auto-extraction for `ADD`), `ENV`, `ARG` with
-//! build args, `LABEL`, `USER`, `WORKDIR`, `ENTRYPOINT`, `CMD` (shell and JSON forms, with
-//! `SHELL`), `EXPOSE`, `VOLUME`, `STOPSIGNAL`, `HEALTHCHECK`, `ONBUILD` (recorded in the
-//! config), `MAINTAINER`, and multi-stage builds with a target. Only the stages the target
+//! Supported: `FROM` (image, earlier stage, `scratch`, `--platform`, ARG-expanded), `ENV`,
+//! `ARG` with build args, `LABEL`, `USER`, `WORKDIR`, `ENTRYPOINT`, `CMD` (shell and JSON
+//! forms, with `SHELL`), `EXPOSE`, `VOLUME`, `STOPSIGNAL`, `HEALTHCHECK`, `ONBUILD` (recorded in
+//! the config), `MAINTAINER`, and multi-stage builds with a target. Only the stages the target
 //! needs are built, as BuildKit does.
 //!
+//! `COPY` and `ADD` (see the `copy` submodule), with BuildKit's semantics:
+//! - sources from the build context filtered by `.dockerignore`, or `--from` a stage or an
+//!   image (symlinks along a source path followed, as BuildKit does); wildcards; `--chown`,
+//!   `--chmod`, `--link`, `--exclude`;
+//! - here-documents (`COPY <<EOF /etc/conf`, several per line, `<<-` strips leading tabs):
+//!   files of mode 0644 (or `--chmod`) named by the delimiter when the destination is a
+//!   directory; `$VARS` in the body are expanded unless the delimiter is quoted (`<<"EOF"`),
+//!   quotes kept and unset variables left as written, as BuildKit does for COPY;
+//! - `--parents`: sources keep their path relative to the context (or to the `--from` root),
+//!   or to a `/./` pivot in the source (`COPY --parents ./src/./app/*.go /dest/`); `**`
+//!   matches any number of directories;
+//! - `ADD` only: local tar archives extracted (unless `--unpack=false`); http(s) URLs
+//!   downloaded (mode 0600, mtime from `Last-Modified`, named by the URL's last path segment
+//!   when the destination is a directory, not extracted unless `--unpack=true`, verified
+//!   against `--checksum=sha256:…`); git repositories (`https://host/repo.git#ref:subdir`,
+//!   `git@host:repo.git`, `git://`, `ssh://`) fetched with the `git` command, shallow where the
+//!   server allows, `.git` kept only with `--keep-git-dir`, `--checksum` a commit prefix.
+//!
 //! `RUN` is refused with an error naming `file:line`: it needs a container runtime, which this
-//! executor does not have. So are `ADD` of URLs and git repositories (no network access is
-//! assumed) and base images with `ONBUILD` triggers.
+//! executor does not have. So are base images with `ONBUILD` triggers.
 //!
 //! Every `COPY`/`ADD` makes one layer (as BuildKit does); every other instruction adds an
 //! empty-layer history entry. Files keep their permission bits; owners are root unless
 //! `--chown` (files copied `--from` a stage or image keep theirs); mtimes are clamped to the
-//! epoch, so builds are reproducible.
+//! epoch, so builds are reproducible. Files the build makes (here-documents, git checkouts,
+//! downloads without `Last-Modified`) are dated at the epoch.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -28,13 +44,16 @@ use plinth_oci::Platform;
 use plinth_oci::source::Source;
 use serde_json::{Value, json};
 
-use crate::dockerignore::{Matcher, glob_match, has_glob};
+use crate::dockerignore::{Matcher, has_glob};
 use crate::error::{BuildError, Result};
 use crate::flags::{port_key, set_env};
 use crate::imagefs;
-use crate::layer::{Entry, HostOptions, Kind, LayerOptions, Tree, clean_path, write_layer};
+use crate::layer::{Entry, Kind, LayerOptions, Tree, clean_path, write_layer};
 use crate::mutate::{Base, Finished, Image, LayerRef};
 use crate::preflight::{self, BaseKind};
+use crate::remote;
+
+mod copy;
 
 /// Opens the images a Dockerfile names.
 #[async_trait]
@@ -98,6 +117,8 @@ struct Exec<'a> {
     global: Vec<(String, String)>,
     ignore: Matcher,
     images: HashMap<String, (Vec<LayerRef>, Arc<tempfile::TempPath>, Tree)>,
+    /// Git work trees `ADD` read; their files back entries until the build ends.
+    checkouts: Vec<remote::Checkout>,
     warnings: Vec<String>,
 }
 
@@ -147,6 +168,7 @@ pub async fn build(text: &str, opts: &Options, resolver: &dyn Resolver) -> Resul
         global: Vec::new(),
         ignore,
         images: HashMap::new(),
+        checkouts: Vec::new(),
         warnings: Vec::new(),
         stages,
         df,
@@ -734,287 +756,6 @@ impl Exec<'_> {
             },
         };
         Ok((uid, gid))
-    }
-
-    /// The files one COPY/ADD adds.
-    async fn copy(
-        &mut self,
-        ins: &Instruction,
-        out: &mut StageOut,
-        vars: &[String],
-    ) -> Result<Tree> {
-        let is_add = ins.kind == InstructionKind::Add;
-        let raw: Vec<String> = match &ins.args {
-            Args::List(ws) | Args::Exec(ws) => ws.iter().map(|w| w.value.clone()).collect(),
-            _ => vec![],
-        };
-        if !ins.heredocs.is_empty() {
-            return Err(BuildError::Unsupported(format!(
-                "{}: here-documents in {} are not supported yet",
-                loc(self.opts, ins),
-                ins.keyword.value
-            )));
-        }
-        if raw.len() < 2 {
-            return Err(self.err(
-                ins,
-                format!("{} requires at least two arguments", ins.keyword.value),
-            ));
-        }
-        let mut words = Vec::new();
-        for w in &raw {
-            words.push(self.expand(ins, w, vars)?);
-        }
-        let dest_raw = words.pop().expect("two or more");
-        let srcs = words;
-        let wd = out
-            .image
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .unwrap_or_else(|| "/".into());
-        let dest_is_dir = dest_raw.ends_with('/')
-            || dest_raw == "."
-            || srcs.len() > 1
-            || srcs.iter().any(|s| has_glob(s));
-        let dest = if dest_raw.starts_with('/') {
-            clean_path(&dest_raw)
-        } else {
-            clean_path(&format!("{wd}/{dest_raw}"))
-        };
-        let flag = |name: &str| -> Result<Option<String>> {
-            match ins.flag(name).and_then(|f| f.value.clone()) {
-                Some(v) => Ok(Some(self.expand(ins, &v, vars)?)),
-                None => Ok(None),
-            }
-        };
-        let from = flag("from")?;
-        let chmod = match flag("chmod")? {
-            Some(m) => Some(crate::flags::parse_mode(&m).map_err(|e| self.err(ins, e))?),
-            None => None,
-        };
-        let chown = match flag("chown")? {
-            Some(c) => Some(self.owner(ins, &c, out).await?),
-            None => None,
-        };
-        let excludes: Vec<String> = ins
-            .flags_named("exclude")
-            .filter_map(|f| f.value.clone())
-            .collect();
-        let exclude = Matcher::from_patterns(&excludes).map_err(|e| self.err(ins, e))?;
-        for f in &ins.flags {
-            if !matches!(
-                f.name.as_str(),
-                "from" | "chmod" | "chown" | "link" | "exclude" | "checksum" | "keep-git-dir"
-            ) {
-                return Err(self.err(ins, format!("unknown flag --{}", f.name)));
-            }
-        }
-        let mut tree = Tree::new();
-        if let Some(from) = from {
-            if is_add {
-                // ADD --from behaves like COPY --from (no extraction), as in BuildKit.
-            }
-            let want: Vec<String> = srcs.iter().map(|s| glob_prefix(&clean_path(s))).collect();
-            let (src_tree, keep) = self.source_tree(ins, &from, &want).await?;
-            out.keep.extend(keep);
-            for s in &srcs {
-                let s = clean_path(s);
-                let matched: Vec<String> = if has_glob(&s) {
-                    src_tree
-                        .iter()
-                        .map(|(p, _)| p.clone())
-                        .filter(|p| glob_match(&s, p))
-                        .collect()
-                } else if src_tree.get(&s).is_some() || s.is_empty() {
-                    vec![s.clone()]
-                } else {
-                    vec![]
-                };
-                if matched.is_empty() {
-                    return Err(self.err(ins, format!("{s:?} not found in --from={from}")));
-                }
-                for m in matched {
-                    let is_dir = m.is_empty()
-                        || matches!(src_tree.get(&m).map(|e| &e.kind), Some(Kind::Dir));
-                    let target = if is_dir {
-                        dest.clone()
-                    } else if dest_is_dir {
-                        join(&dest, base_name(&m))
-                    } else {
-                        dest.clone()
-                    };
-                    for (p, e) in src_tree.subtree(&m) {
-                        let rel = if m.is_empty() {
-                            p.as_str()
-                        } else {
-                            &p[m.len()..]
-                        };
-                        let rel = rel.trim_start_matches('/');
-                        if !rel.is_empty() && exclude.excluded(rel) {
-                            continue;
-                        }
-                        if is_dir && rel.is_empty() {
-                            continue;
-                        }
-                        let mut e = e.clone();
-                        if let Some((u, g)) = chown {
-                            e.uid = u;
-                            e.gid = g;
-                        }
-                        if let Some(mode) = chmod
-                            && !matches!(e.kind, Kind::Symlink(_))
-                        {
-                            e.mode = mode;
-                        }
-                        tree.insert(&join(&target, rel), e);
-                    }
-                }
-            }
-        } else {
-            let host = HostOptions {
-                owner: chown,
-                chmod,
-                keep_mode: true,
-                keep_mtime: true,
-            };
-            for s in &srcs {
-                if is_add && (s.contains("://") || s.starts_with("git@")) {
-                    return Err(BuildError::Unsupported(format!(
-                        "{}: ADD {s}: remote sources are not supported (no network access); \
-                         download the file into the context first",
-                        loc(self.opts, ins)
-                    )));
-                }
-                let rel = clean_path(s);
-                let matched = self.context_matches(&rel);
-                if matched.is_empty() {
-                    return Err(self.err(
-                        ins,
-                        format!(
-                            "{s:?} not found in the build context (or excluded by .dockerignore)"
-                        ),
-                    ));
-                }
-                for m in matched {
-                    let path = self.opts.context.join(&m);
-                    let meta =
-                        std::fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, e))?;
-                    if meta.is_dir() {
-                        let ignore = &self.ignore;
-                        let exclude = &exclude;
-                        let prefix = m.clone();
-                        let keep = move |r: &str| {
-                            let full = if prefix.is_empty() {
-                                r.to_string()
-                            } else {
-                                format!("{prefix}/{r}")
-                            };
-                            !ignore.excluded(&full) && !exclude.excluded(r)
-                        };
-                        let mut n = 0;
-                        tree.add_host_dir(&path, &dest, &host, &mut n, &keep)?;
-                        let mut d = Entry::dir(0o755);
-                        if let Some((u, g)) = chown {
-                            d.uid = u;
-                            d.gid = g;
-                        }
-                        let exists =
-                            out.added.get(&dest).is_some() || out.pending.get(&dest).is_some();
-                        if !dest.is_empty() && tree.get(&dest).is_none() && !exists {
-                            tree.insert(&dest, d);
-                        }
-                    } else if is_add && meta.is_file() && imagefs::looks_like_archive(&path) {
-                        let mut data = imagefs::DataFile::create(&self.temp_dir())?;
-                        let archive = imagefs::read_archive(&path, &mut data)?;
-                        out.keep.push(data.keep_alive());
-                        for (p, e) in archive.iter() {
-                            let mut e = e.clone();
-                            if let Some((u, g)) = chown {
-                                e.uid = u;
-                                e.gid = g;
-                            }
-                            tree.insert(&join(&dest, p), e);
-                        }
-                    } else {
-                        if exclude.excluded(base_name(&m)) {
-                            continue;
-                        }
-                        let target = if dest_is_dir {
-                            join(&dest, base_name(&m))
-                        } else {
-                            dest.clone()
-                        };
-                        tree.add_host_path(&path, &target, &host)?;
-                    }
-                }
-            }
-        }
-        // Parents the copy creates belong to the --chown owner, as in BuildKit.
-        if let Some((u, g)) = chown {
-            let p = dest.as_str();
-            let exists = out.added.get(p).is_some() || out.pending.get(p).is_some();
-            if tree.get(p).is_none() && !dest.is_empty() && dest_is_dir && !exists {
-                let mut d = Entry::dir(0o755);
-                d.uid = u;
-                d.gid = g;
-                tree.insert(p, d);
-            }
-        }
-        Ok(tree)
-    }
-
-    /// Context paths (relative) matching a COPY source (wildcards allowed), minus ignored ones.
-    fn context_matches(&self, rel: &str) -> Vec<String> {
-        let ctx = &self.opts.context;
-        if !has_glob(rel) {
-            let exists = std::fs::symlink_metadata(ctx.join(rel)).is_ok();
-            return if exists && (rel.is_empty() || self.visible(rel)) {
-                vec![rel.to_string()]
-            } else {
-                vec![]
-            };
-        }
-        let mut found = vec![String::new()];
-        for comp in rel.split('/') {
-            let mut next = Vec::new();
-            for base in &found {
-                let dir = ctx.join(base);
-                if has_glob(comp) {
-                    let Ok(rd) = std::fs::read_dir(&dir) else {
-                        continue;
-                    };
-                    let mut names: Vec<String> = rd
-                        .filter_map(|e| e.ok())
-                        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                        .filter(|n| glob_match(comp, n))
-                        .collect();
-                    names.sort();
-                    next.extend(names.into_iter().map(|n| join(base, &n)));
-                } else if dir.join(comp).symlink_metadata().is_ok() {
-                    next.push(join(base, comp));
-                }
-            }
-            found = next;
-        }
-        found.retain(|p| self.visible(p));
-        found
-    }
-
-    /// Whether a context path is in the context as the builder sees it: not excluded by
-    /// `.dockerignore`, or a directory holding a path an exception (`!`) re-includes.
-    fn visible(&self, rel: &str) -> bool {
-        if !self.ignore.excluded(rel) {
-            return true;
-        }
-        let dir = self.opts.context.join(rel);
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return false;
-        };
-        rd.filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .any(|n| self.visible(&join(rel, &n)))
     }
 }
 

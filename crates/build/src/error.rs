@@ -29,6 +29,16 @@ pub enum BuildError {
     /// A rebase is impossible or unsafe.
     #[error("{0}")]
     Rebase(String),
+    /// A remote source (an `ADD` URL or git repository) does not exist: HTTP 404 and the like.
+    #[error("{0}")]
+    NotFound(String),
+    /// A remote source could not be fetched: connection refused, an HTTP error status, a
+    /// failed `git fetch`.
+    #[error("{0}")]
+    Network(String),
+    /// Fetched content did not match its `--checksum`.
+    #[error("{0}")]
+    Integrity(String),
 }
 
 impl BuildError {
@@ -50,6 +60,9 @@ impl BuildError {
                 ErrorKind::Invalid
             }
             BuildError::Unsupported(_) => ErrorKind::Unsupported,
+            BuildError::NotFound(_) => ErrorKind::NotFound,
+            BuildError::Network(_) => ErrorKind::Network,
+            BuildError::Integrity(_) => ErrorKind::Integrity,
         }
     }
 }

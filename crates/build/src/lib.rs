@@ -11,6 +11,7 @@
 //! - [`elf`] and [`preflight`]: catching dynamically linked binaries on scratch, missing CA
 //!   certificates, `/etc/passwd` and zoneinfo.
 //! - [`rebase`]: moving an image onto a new base without rebuilding it.
+//! - [`remote`]: the remote sources of `ADD`: HTTP(S) downloads and git repositories.
 
 #![warn(missing_docs)]
 
@@ -25,5 +26,6 @@ pub mod layercache;
 pub mod mutate;
 pub mod preflight;
 pub mod rebase;
+pub mod remote;
 
 pub use error::{BuildError, Result};

@@ -867,3 +867,284 @@ fn raw_digest(r: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The files of one image (`docker://REF`), unpacked with skopeo and umoci.
+fn rootfs_of(w: &World, reference: &str) -> PathBuf {
+    let layout = w.path(&unique("pulled"));
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &format!("oci:{}:x", layout.display()),
+        ],
+    );
+    let bundle = w.path(&unique("unpacked"));
+    tool(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:x", layout.display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
+    bundle.join("rootfs")
+}
+
+#[test]
+fn dockerfile_copy_from_a_registry_image_for_two_platforms_makes_an_index() {
+    let w = World::new();
+    let r = registry();
+    let ctx = w.path("ctx");
+    // library/debian:bookworm is an index: each platform copies from its own manifest. Its
+    // amd64 /etc/os-release is a symlink to ../usr/lib/os-release: the file is copied.
+    write(
+        &ctx.join("Dockerfile"),
+        &format!(
+            "FROM scratch\n\
+             ARG TARGETPLATFORM\n\
+             COPY --from={r}/library/debian:bookworm /etc/os-release /etc/os-release\n\
+             COPY --from={r}/library/debian:bookworm /etc /base-etc/\n\
+             COPY <<EOF /etc/motd\n\
+             built for $TARGETPLATFORM\n\
+             EOF\n"
+        ),
+    );
+    let repo = format!("{r}/itest/{}", unique("df-multi"));
+    let mut c = w.plinth();
+    c.args(["build", "-q", "-f"])
+        .arg(ctx.join("Dockerfile"))
+        .arg(&ctx)
+        .args(["--platform", "linux/amd64", "--platform", "linux/arm64/v8"])
+        .args(["-t", &format!("{repo}:1")]);
+    let digest = ok(c);
+    let raw = json(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{repo}:1"),
+        ],
+    ));
+    assert_eq!(
+        raw["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{raw}"
+    );
+    assert_eq!(digest.trim(), raw_digest(&format!("{repo}:1")));
+    let manifests = raw["manifests"].as_array().unwrap();
+    let platforms: Vec<String> = manifests
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            );
+            if let Some(v) = p["variant"].as_str() {
+                s.push_str(&format!("/{v}"));
+            }
+            s
+        })
+        .collect();
+    // Scratch has no variant; arm64/v8 is written linux/arm64, as Docker normalizes it.
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let sources = [
+        env("PLINTH_IMG_DEBIAN_AMD64_DIGEST"),
+        env("PLINTH_IMG_DEBIAN_ARM64V8_DIGEST"),
+    ];
+    let mut copied = Vec::new();
+    for ((m, platform), source) in manifests.iter().zip(&platforms).zip(&sources) {
+        let mine = rootfs_of(&w, &format!("{repo}@{}", m["digest"].as_str().unwrap()));
+        let theirs = rootfs_of(&w, &format!("{r}/library/debian@{source}"));
+        let copied_file = std::fs::symlink_metadata(mine.join("etc/os-release")).unwrap();
+        assert!(
+            copied_file.is_file(),
+            "{platform}: a file, not the base's symlink"
+        );
+        let os_release = std::fs::read_to_string(mine.join("etc/os-release")).unwrap();
+        assert_eq!(
+            os_release,
+            std::fs::read_to_string(theirs.join("etc/os-release")).unwrap(),
+            "{platform}: /etc/os-release is the one of the same platform's base"
+        );
+        assert_eq!(
+            std::fs::read_to_string(mine.join("etc/motd")).unwrap(),
+            format!("built for {platform}\n")
+        );
+        let names = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&mine.join("base-etc")), names(&theirs.join("etc")));
+        copied.push(names(&mine.join("base-etc")));
+    }
+    // The fake arm64 base holds /etc/os-release only; the amd64 one a whole Debian /etc.
+    assert!(
+        copied[0].contains(&"debian_version".to_string()),
+        "{copied:?}"
+    );
+    assert_eq!(copied[1], ["os-release"]);
+}
+
+/// `python3 -m http.server` on a free loopback port, serving `dir`; stopped when dropped.
+struct HttpServer(std::process::Child, u16);
+
+impl HttpServer {
+    fn start(dir: &Path) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let python = if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let server = HttpServer(child, port);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("http.server did not start on port {port}");
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn dockerfile_add_url_matches_buildah_and_fails_with_exit_codes() {
+    let w = World::new();
+    let www = w.path("www");
+    write(&www.join("files/hello.txt"), "hello over http\n");
+    // http.server sends the file's mtime as Last-Modified.
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(www.join("files/hello.txt"))
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let server = HttpServer::start(&www);
+    let base = format!("http://127.0.0.1:{}", server.1);
+    let ctx = w.path("ctx");
+    write(
+        &ctx.join("Dockerfile"),
+        &format!(
+            "FROM scratch\n\
+             ADD {base}/files/hello.txt /dl/\n\
+             ADD {base}/files/hello.txt /dl/renamed\n"
+        ),
+    );
+    let layout = w.path("plinth");
+    let mut c = w.plinth();
+    c.env("SOURCE_DATE_EPOCH", "2000000000")
+        .args(["build", "-q", "-f"])
+        .arg(ctx.join("Dockerfile"))
+        .arg(&ctx)
+        .args(["-t", &format!("oci:{}:url", layout.display())]);
+    ok(c);
+    validate(&layout, "url");
+
+    let storage = w.path("buildah");
+    let root = storage.join("root");
+    let run = storage.join("run");
+    let bstore = [
+        "--root",
+        root.to_str().unwrap(),
+        "--runroot",
+        run.to_str().unwrap(),
+        "--storage-driver",
+        "vfs",
+    ];
+    let tag = format!("localhost/{}:url", unique("plinth-cmp"));
+    let mut args: Vec<&str> = bstore.to_vec();
+    let df = ctx.join("Dockerfile");
+    args.extend(["bud", "--isolation", "chroot", "-f", df.to_str().unwrap()]);
+    args.extend(["-t", &tag, ctx.to_str().unwrap()]);
+    tool("buildah", &args);
+    let blayout = w.path("buildah-out");
+    let bdest = format!("oci:{}:url", blayout.display());
+    let mut args: Vec<&str> = bstore.to_vec();
+    args.extend(["push", &tag, &bdest]);
+    tool("buildah", &args);
+    let mine = w.path("unpack-plinth");
+    let theirs = w.path("unpack-buildah");
+    for (l, d) in [(&layout, &mine), (&blayout, &theirs)] {
+        tool(
+            "umoci",
+            &[
+                "unpack",
+                "--image",
+                &format!("{}:url", l.display()),
+                d.to_str().unwrap(),
+            ],
+        );
+    }
+    let a = tree(&mine.join("rootfs"));
+    let b = tree(&theirs.join("rootfs"));
+    assert_eq!(a, b, "plinth and buildah differ");
+    // Remote files are 0600, dated by Last-Modified (before the epoch, so kept).
+    assert_eq!(a["dl/hello.txt"].1, 0o600);
+    assert_eq!(a["dl/renamed"].1, 0o600);
+    for root in [&mine, &theirs] {
+        let m = std::fs::metadata(root.join("rootfs/dl/hello.txt")).unwrap();
+        assert_eq!(m.mtime(), 1_000_000_000, "{}", root.display());
+    }
+
+    // A wrong checksum is an integrity failure (exit 6), a missing file "not found" (exit 3).
+    let wrong = "1".repeat(64);
+    for (line, code, what) in [
+        (
+            format!("ADD --checksum=sha256:{wrong} {base}/files/hello.txt /x"),
+            6,
+            format!("expected sha256:{wrong}"),
+        ),
+        (format!("ADD {base}/nope.txt /x"), 3, "HTTP 404".to_string()),
+    ] {
+        write(
+            &ctx.join("Dockerfile.bad"),
+            &format!("FROM scratch\n{line}\n"),
+        );
+        let mut c = w.plinth();
+        c.args(["build", "-q", "-f"])
+            .arg(ctx.join("Dockerfile.bad"))
+            .arg(&ctx)
+            .args(["-t", &format!("oci:{}:bad", w.path("bad").display())]);
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{line}: {err}");
+        assert!(
+            err.contains("Dockerfile.bad:2") && err.contains(&what) && err.contains(&base),
+            "{line}: {err}"
+        );
+    }
+}
