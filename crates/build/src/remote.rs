@@ -412,6 +412,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
     if out.status.success() {
@@ -453,6 +454,11 @@ fn resolve_locally(dir: &Path, reference: Option<&str>) -> Option<String> {
     })
 }
 
+/// Whether a ref may be (a prefix of) a commit hash, which servers do not advertise by name.
+fn hex_like(reference: Option<&str>) -> bool {
+    reference.is_some_and(|r| r.len() >= 4 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Fetches `reference` (or `HEAD`) of `origin` into `dir` and checks it out, shallow when the
 /// server allows it. Returns the commit.
 fn fetch_and_checkout(dir: &Path, reference: Option<&str>) -> Result<String, String> {
@@ -462,6 +468,9 @@ fn fetch_and_checkout(dir: &Path, reference: Option<&str>) -> Result<String, Str
         &["fetch", "--quiet", "--depth=1", "--no-tags", "origin", want],
     ) {
         Ok(_) => "FETCH_HEAD".to_string(),
+        Err(first) if first.contains("couldn't find remote ref") && !hex_like(reference) => {
+            return Err(first);
+        }
         Err(first) => {
             // Servers without shallow support (dumb HTTP) and commits not advertised by name
             // need a full fetch; the ref is then resolved locally.

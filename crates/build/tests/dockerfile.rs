@@ -415,6 +415,42 @@ COPY --from=ctx --parents /pivot/app/*.go /whole/\n";
     }
 }
 
+#[tokio::test]
+async fn context_source_symlinks_are_followed_within_the_context() {
+    use std::os::unix::fs::symlink;
+    let d = tempfile::tempdir().unwrap();
+    let ctx = d.path().join("ctx");
+    write(&ctx.join("target.txt"), "t\n");
+    write(&ctx.join("d/f"), "in\n");
+    write(&d.path().join("outside"), "secret\n");
+    symlink("target.txt", ctx.join("link")).unwrap();
+    symlink("d", ctx.join("dlink")).unwrap();
+    symlink("/outside", ctx.join("abs")).unwrap();
+    symlink("../outside", ctx.join("up")).unwrap();
+    symlink(d.path(), ctx.join("hostdir")).unwrap();
+    let o = opts(&ctx, &[], None);
+    let df = "FROM scratch\nCOPY link /x\nCOPY dlink /y/\nCOPY link /z/\nCOPY dlink/f /w\n";
+    let out = build(df, &o, &NoImages).await.unwrap();
+    let e = entries(&out.image);
+    assert_eq!((e["x"].kind, text(&e, "x").as_str()), ('f', "t\n"));
+    assert_eq!(text(&e, "y/f"), "in\n");
+    assert_eq!(
+        (e["z/link"].kind, text(&e, "z/link").as_str()),
+        ('f', "t\n")
+    );
+    assert_eq!(text(&e, "w"), "in\n");
+    // Targets are resolved within the context: nothing outside it is read.
+    for src in ["abs", "up", "hostdir/outside"] {
+        let err = build_err(&format!("FROM scratch\nCOPY {src} /x\n"), &o)
+            .await
+            .to_string();
+        assert!(
+            err.starts_with("Dockerfile:2:") && err.contains("not in the build context"),
+            "{src}: {err}"
+        );
+    }
+}
+
 /// A fixed response of [`serve`]: path, extra headers, body.
 type Route = (&'static str, Vec<(&'static str, String)>, Vec<u8>);
 

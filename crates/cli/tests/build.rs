@@ -347,8 +347,8 @@ fn write(p: &Path, s: &str) {
     std::fs::write(p, s).unwrap();
 }
 
-/// A COPY-only build context exercising .dockerignore, --chown, --chmod, ADD of a tar,
-/// WORKDIR, and every config instruction.
+/// A COPY-only build context exercising .dockerignore, --chown, --chmod, ADD of a tar, source
+/// symlinks, WORKDIR, and every config instruction.
 fn context(dir: &Path) {
     write(&dir.join("app/main.py"), "print('hi')\n");
     write(&dir.join("app/sub/data.txt"), "data\n");
@@ -361,6 +361,9 @@ fn context(dir: &Path) {
     write(&dir.join("docs/keep.md"), "keep\n");
     write(&dir.join("ignored/x"), "x\n");
     write(&dir.join("junk.tmp"), "tmp\n");
+    // Source symlinks are followed (to a file and to a directory), as buildah and BuildKit do.
+    std::os::unix::fs::symlink("app/main.py", dir.join("main-link")).unwrap();
+    std::os::unix::fs::symlink("app", dir.join("app-link")).unwrap();
     write(
         &dir.join(".dockerignore"),
         "# comment\nignored\ndocs\n!docs/keep.md\n**/*.tmp\n",
@@ -389,6 +392,8 @@ COPY --chown=1000:1000 app/ ./
 COPY docs /docs/
 ADD bundle.tgz /extracted/
 COPY --chmod=755 app/main.py /usr/local/bin/main
+COPY main-link /usr/local/bin/
+COPY app-link /linked-app/
 LABEL version="1.0" description="a test"
 USER 1000:1000
 EXPOSE 8080 9000/udp
@@ -562,6 +567,11 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
     );
     assert!(a.contains_key("docs/keep.md") && !a.contains_key("docs/a.md"));
     assert!(a.contains_key("extracted/sub/data.txt"));
+    assert_eq!(
+        a["usr/local/bin/main-link"].0, 0o100000,
+        "a file, not a link"
+    );
+    assert!(a.contains_key("linked-app/sub/data.txt"));
     assert!(!a.contains_key("junk.tmp") && !a.contains_key("ignored"));
 
     // …and the same config (buildah adds its version label; it keeps HEALTHCHECK only in the

@@ -586,12 +586,26 @@ impl Exec<'_> {
             ));
         }
         for m in matched {
-            let path = self.opts.context.join(&m);
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, e))?;
+            // A source that is (or goes through) a symlink is what it points to, within the
+            // context, copied under its own name (BuildKit follows source symlinks).
+            let real = resolve_host(&self.opts.context, &m);
+            let path = self.opts.context.join(&real);
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(meta) if real == m || self.visible(&real) => meta,
+                _ => {
+                    return Err(self.err(
+                        ins,
+                        format!(
+                            "{m:?} is a symlink to {real:?}, which is not in the build context \
+                             (or excluded by .dockerignore)"
+                        ),
+                    ));
+                }
+            };
             if meta.is_dir() {
                 let ignore = &self.ignore;
                 let exclude = &spec.exclude;
-                let prefix = m.clone();
+                let prefix = real.clone();
                 let keep = move |r: &str| {
                     let full = if prefix.is_empty() {
                         r.to_string()
@@ -793,10 +807,19 @@ impl Exec<'_> {
     }
 }
 
-/// Where `path` is in `tree` with the symlinks along it followed, within the root (a path
-/// that is not in `tree` is returned as far as it resolved, the rest appended).
-fn resolve_in(tree: &Tree, path: &str) -> String {
-    let mut rest: std::collections::VecDeque<String> = path
+/// What a path is, for [`resolve_with`].
+enum Node {
+    Link(String),
+    Other,
+    Missing,
+}
+
+/// Where `path` really is, the symlinks along it followed within the root (`..` stops at the
+/// root, absolute targets start from it), as BuildKit resolves a source path. A path that
+/// does not exist is returned as far as it resolved, the rest appended.
+fn resolve_with(path: &str, node: impl Fn(&str) -> Node) -> String {
+    use std::collections::VecDeque;
+    let mut rest: VecDeque<String> = path
         .split('/')
         .filter(|c| !c.is_empty())
         .map(String::from)
@@ -805,8 +828,8 @@ fn resolve_in(tree: &Tree, path: &str) -> String {
     let mut hops = 0;
     while let Some(c) = rest.pop_front() {
         let next = join(&cur, &c);
-        match tree.get(&next).map(|e| &e.kind) {
-            Some(Kind::Symlink(target)) if hops < 40 => {
+        match node(&next) {
+            Node::Link(target) if hops < 40 => {
                 hops += 1;
                 let base = if target.starts_with('/') {
                     ""
@@ -814,7 +837,7 @@ fn resolve_in(tree: &Tree, path: &str) -> String {
                     cur.as_str()
                 };
                 let resolved = clean_path(&format!("{base}/{target}"));
-                let mut comps: std::collections::VecDeque<String> = resolved
+                let mut comps: VecDeque<String> = resolved
                     .split('/')
                     .filter(|c| !c.is_empty())
                     .map(String::from)
@@ -823,14 +846,35 @@ fn resolve_in(tree: &Tree, path: &str) -> String {
                 rest = comps;
                 cur = String::new();
             }
-            Some(_) => cur = next,
-            None => {
+            Node::Link(_) | Node::Other => cur = next,
+            Node::Missing => {
                 rest.push_front(c);
                 return rest.iter().fold(cur, |acc, c| join(&acc, c));
             }
         }
     }
     cur
+}
+
+/// [`resolve_with`] in a tree of a stage or image.
+fn resolve_in(tree: &Tree, path: &str) -> String {
+    resolve_with(path, |p| match tree.get(p).map(|e| &e.kind) {
+        Some(Kind::Symlink(t)) => Node::Link(t.clone()),
+        Some(_) => Node::Other,
+        None => Node::Missing,
+    })
+}
+
+/// [`resolve_with`] in the build context: a symlink never leads out of it.
+fn resolve_host(root: &Path, path: &str) -> String {
+    resolve_with(path, |p| match std::fs::symlink_metadata(root.join(p)) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(root.join(p)) {
+            Ok(t) => Node::Link(t.to_string_lossy().into_owned()),
+            Err(_) => Node::Missing,
+        },
+        Ok(_) => Node::Other,
+        Err(_) => Node::Missing,
+    })
 }
 
 /// Whether a read of `want` (paths and everything below them) holds `path`.
