@@ -542,6 +542,7 @@ async fn add_url_downloads_verifies_and_names_files() {
             ),
             ("/files/bundle.tgz", vec![], tgz.clone()),
             ("/", vec![], b"index\n".to_vec()),
+            ("/files/signed", vec![], b"signed\n".to_vec()),
         ],
         None,
     );
@@ -553,7 +554,8 @@ ADD {base}/files/hello.txt /dl/\n\
 ADD --chmod=644 --chown=3:4 --checksum=sha256:{sum} {base}/files/hello.txt /named\n\
 ADD {base}/files/bundle.tgz /kept/\n\
 ADD --unpack=true {base}/files/bundle.tgz /unpacked/\n\
-ADD {base}/ /root-url/\n"
+ADD {base}/ /root-url/\n\
+ADD {base}/files/signed?sig=a*b /signed\n"
     );
     let mut o = opts(d.path(), &[], None);
     o.layer.epoch = 2_000_000_000;
@@ -574,6 +576,11 @@ ADD {base}/ /root-url/\n"
     // No path: BuildKit's name. No Last-Modified: the epoch.
     assert_eq!(text(&e, "root-url/__unnamed__"), "index\n");
     assert_eq!(e["root-url/__unnamed__"].mtime, 2_000_000_000);
+    // A query (with wildcard characters) is no pattern: a file destination stays a file.
+    assert_eq!(
+        (e["signed"].kind, text(&e, "signed").as_str()),
+        ('f', "signed\n")
+    );
 
     let kind = |e: &plinth_build::BuildError| e.kind();
     let wrong = "0".repeat(64);

@@ -246,6 +246,8 @@ impl Exec<'_> {
         let dest_raw = words.pop().expect("the destination");
         let srcs = words;
         let parents = bool_flag(ins, "parents").map_err(|e| self.err(ins, e))? == Some(true);
+        // Layers are always independent here; the flag is only checked.
+        bool_flag(ins, "link").map_err(|e| self.err(ins, e))?;
         let wd = out
             .image
             .config
@@ -256,7 +258,9 @@ impl Exec<'_> {
         let dest_is_dir = dest_raw.ends_with('/')
             || dest_raw == "."
             || srcs.len() + docs.len() > 1
-            || srcs.iter().any(|s| has_glob(s))
+            || srcs
+                .iter()
+                .any(|s| has_glob(s) && remote::classify(s) == Ok(SourceKind::Local))
             || parents;
         let dest = if dest_raw.starts_with('/') {
             clean_path(&dest_raw)
