@@ -98,7 +98,9 @@ pub struct Base {
 
 /// Reads a whole (small) blob, verifying it.
 pub async fn read_blob(source: &dyn Source, desc: &Descriptor) -> Result<Bytes> {
-    Ok(plinth_oci::source::read_small_blob(source, desc).await?.into())
+    Ok(plinth_oci::source::read_small_blob(source, desc)
+        .await?
+        .into())
 }
 
 /// The layer media type of an OCI manifest for a layer of `media_type` (Docker types become
