@@ -66,28 +66,16 @@ const TLS_STRINGS: &[&[u8]] = &[
     b"webpki",
 ];
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return false;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|&b| b == first)
-        {
-            None => return false,
-            Some(p) => {
-                let at = i + p;
-                if &hay[at..at + needle.len()] == needle {
-                    return true;
-                }
-                i = at + 1;
-            }
-        }
-    }
-    false
+/// Whether any of [`TLS_STRINGS`], and whether `zoneinfo`, occur in `data`. Static binaries
+/// are tens of megabytes and every one a build adds is scanned: memchr's SIMD substring search
+/// runs at several GB/s (a multi-pattern automaton measured slower here, a byte loop much
+/// slower), and the TLS search stops at the first hit.
+fn scan_strings(data: &[u8]) -> (bool, bool) {
+    use memchr::memmem;
+    let tls = TLS_STRINGS
+        .iter()
+        .any(|p| memmem::find(data, p).is_some());
+    (tls, memmem::find(data, b"zoneinfo").is_some())
 }
 
 /// Inspects ELF bytes; `None` when they are not a readable ELF file.
@@ -100,12 +88,13 @@ pub fn inspect(data: &[u8]) -> Option<ElfInfo> {
         x if x == elf::ELFCLASS32.0 => read::<elf::FileHeader32<object::Endianness>>(data)?,
         _ => return None,
     };
-    info.tls = info
-        .needed
-        .iter()
-        .any(|n| TLS_LIBS.iter().any(|l| n.starts_with(l)))
-        || TLS_STRINGS.iter().any(|s| contains(data, s));
-    info.zoneinfo = contains(data, b"zoneinfo");
+    let (tls_strings, zoneinfo) = scan_strings(data);
+    info.tls = tls_strings
+        || info
+            .needed
+            .iter()
+            .any(|n| TLS_LIBS.iter().any(|l| n.starts_with(l)));
+    info.zoneinfo = zoneinfo;
     Some(info)
 }
 
@@ -183,7 +172,11 @@ mod tests {
         );
         assert_eq!(info.libc(), Some("glibc"));
         assert!(inspect(b"#!/bin/sh\n").is_none());
-        assert!(contains(b"abc crypto/tls x", b"crypto/tls"));
-        assert!(!contains(b"crypto/tl", b"crypto/tls"));
+        assert_eq!(scan_strings(b"abc crypto/tls x"), (true, false));
+        assert_eq!(scan_strings(b"crypto/tl zoneinf"), (false, false));
+        assert_eq!(
+            scan_strings(b"/usr/share/zoneinfo and /etc/ssl/certs"),
+            (true, true)
+        );
     }
 }
