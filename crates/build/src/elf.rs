@@ -72,9 +72,7 @@ const TLS_STRINGS: &[&[u8]] = &[
 /// slower), and the TLS search stops at the first hit.
 fn scan_strings(data: &[u8]) -> (bool, bool) {
     use memchr::memmem;
-    let tls = TLS_STRINGS
-        .iter()
-        .any(|p| memmem::find(data, p).is_some());
+    let tls = TLS_STRINGS.iter().any(|p| memmem::find(data, p).is_some());
     (tls, memmem::find(data, b"zoneinfo").is_some())
 }
 
