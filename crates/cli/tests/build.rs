@@ -10,25 +10,11 @@ use std::process::Command;
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: these tests need the test registries and images; start them \
-             and load their variables with `eval \"$(scripts/test-env.sh)\"`"
-        )
-    })
-}
+mod common;
+use common::{env, json, unique};
 
 fn registry() -> String {
     env("PLINTH_TEST_REGISTRY")
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
 }
 
 struct World {
@@ -155,10 +141,6 @@ fn validate(layout: &Path, tag: &str) {
             layout.to_str().unwrap(),
         ],
     );
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
 #[test]
@@ -412,6 +394,61 @@ COPY --from=base /etc/debian_version /etc/
 }
 
 /// path → (kind, mode, uid, gid, content digest or link target), of an unpacked rootfs.
+/// Builds `ctx/Dockerfile` with `buildah bud` (vfs storage, chroot isolation: no daemon, no
+/// privileges beyond root; `bud_args` added), pushes it to an OCI layout as `tag`, and unpacks
+/// it and plinth's `layout:tag` with umoci. Returns plinth's rootfs, buildah's rootfs and
+/// buildah's layout.
+fn buildah_twin(
+    w: &World,
+    ctx: &Path,
+    layout: &Path,
+    tag: &str,
+    bud_args: &[&str],
+) -> (PathBuf, PathBuf, PathBuf) {
+    let storage = w.path("buildah");
+    let (root, run) = (storage.join("root"), storage.join("run"));
+    let bstore = [
+        "--root",
+        root.to_str().unwrap(),
+        "--runroot",
+        run.to_str().unwrap(),
+        "--storage-driver",
+        "vfs",
+    ];
+    let image = format!("localhost/{}:{tag}", unique("plinth-cmp"));
+    let df = ctx.join("Dockerfile");
+    let mut args: Vec<&str> = bstore.to_vec();
+    args.extend(["bud", "--isolation", "chroot"]);
+    args.extend(bud_args);
+    args.extend([
+        "-f",
+        df.to_str().unwrap(),
+        "-t",
+        &image,
+        ctx.to_str().unwrap(),
+    ]);
+    tool("buildah", &args);
+    let blayout = w.path("buildah-out");
+    let bdest = format!("oci:{}:{tag}", blayout.display());
+    let mut args: Vec<&str> = bstore.to_vec();
+    args.extend(["push", &image, &bdest]);
+    tool("buildah", &args);
+    let mine = w.path("unpack-plinth");
+    let theirs = w.path("unpack-buildah");
+    for (l, d) in [(layout, &mine), (blayout.as_path(), &theirs)] {
+        tool(
+            "umoci",
+            &[
+                "unpack",
+                "--image",
+                &format!("{}:{tag}", l.display()),
+                d.to_str().unwrap(),
+            ],
+        );
+    }
+    (mine.join("rootfs"), theirs.join("rootfs"), blayout)
+}
+
 fn tree(root: &Path) -> BTreeMap<String, (u32, u32, u32, u32, String)> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, u32, u32, u32, String)>) {
         let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -505,55 +542,16 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
         ]);
     assert_eq!(ok(c), digest, "not reproducible across checkouts");
 
-    // buildah on the same input (vfs storage, chroot isolation: no daemon, no privileges
-    // beyond root).
-    let storage = w.path("buildah");
-    let bstore = [
-        "--root",
-        storage.join("root").to_str().unwrap().to_string().leak() as &str,
-        "--runroot",
-        storage.join("run").to_str().unwrap().to_string().leak() as &str,
-        "--storage-driver",
-        "vfs",
-    ];
-    let tag = format!("localhost/{}:df", unique("plinth-cmp"));
-    let mut args: Vec<&str> = bstore.to_vec();
-    args.extend([
-        "bud",
-        "--isolation",
-        "chroot",
-        "--tls-verify=false",
-        "--target",
-        "base",
-        "-f",
-    ]);
-    let df = ctx.join("Dockerfile");
-    args.push(df.to_str().unwrap());
-    args.extend(["-t", &tag]);
-    args.push(ctx.to_str().unwrap());
-    tool("buildah", &args);
-    let blayout = w.path("buildah-out");
-    let mut args: Vec<&str> = bstore.to_vec();
-    let bdest = format!("oci:{}:df", blayout.display());
-    args.extend(["push", &tag, &bdest]);
-    tool("buildah", &args);
-
-    // Same filesystem (everything but mtimes)…
-    let mine = w.path("unpack-plinth");
-    let theirs = w.path("unpack-buildah");
-    for (l, d) in [(&layout, &mine), (&blayout, &theirs)] {
-        tool(
-            "umoci",
-            &[
-                "unpack",
-                "--image",
-                &format!("{}:df", l.display()),
-                d.to_str().unwrap(),
-            ],
-        );
-    }
-    let a = tree(&mine.join("rootfs"));
-    let b = tree(&theirs.join("rootfs"));
+    // buildah on the same input.
+    let (mine, theirs, blayout) = buildah_twin(
+        &w,
+        &ctx,
+        &layout,
+        "df",
+        &["--tls-verify=false", "--target", "base"],
+    );
+    let a = tree(&mine);
+    let b = tree(&theirs);
     let diffs: Vec<_> = a
         .keys()
         .chain(b.keys())
@@ -1084,49 +1082,15 @@ fn dockerfile_add_url_matches_buildah_and_fails_with_exit_codes() {
     ok(c);
     validate(&layout, "url");
 
-    let storage = w.path("buildah");
-    let root = storage.join("root");
-    let run = storage.join("run");
-    let bstore = [
-        "--root",
-        root.to_str().unwrap(),
-        "--runroot",
-        run.to_str().unwrap(),
-        "--storage-driver",
-        "vfs",
-    ];
-    let tag = format!("localhost/{}:url", unique("plinth-cmp"));
-    let mut args: Vec<&str> = bstore.to_vec();
-    let df = ctx.join("Dockerfile");
-    args.extend(["bud", "--isolation", "chroot", "-f", df.to_str().unwrap()]);
-    args.extend(["-t", &tag, ctx.to_str().unwrap()]);
-    tool("buildah", &args);
-    let blayout = w.path("buildah-out");
-    let bdest = format!("oci:{}:url", blayout.display());
-    let mut args: Vec<&str> = bstore.to_vec();
-    args.extend(["push", &tag, &bdest]);
-    tool("buildah", &args);
-    let mine = w.path("unpack-plinth");
-    let theirs = w.path("unpack-buildah");
-    for (l, d) in [(&layout, &mine), (&blayout, &theirs)] {
-        tool(
-            "umoci",
-            &[
-                "unpack",
-                "--image",
-                &format!("{}:url", l.display()),
-                d.to_str().unwrap(),
-            ],
-        );
-    }
-    let a = tree(&mine.join("rootfs"));
-    let b = tree(&theirs.join("rootfs"));
+    let (mine, theirs, _) = buildah_twin(&w, &ctx, &layout, "url", &[]);
+    let a = tree(&mine);
+    let b = tree(&theirs);
     assert_eq!(a, b, "plinth and buildah differ");
     // Remote files are 0600, dated by Last-Modified (before the epoch, so kept).
     assert_eq!(a["dl/hello.txt"].1, 0o600);
     assert_eq!(a["dl/renamed"].1, 0o600);
     for root in [&mine, &theirs] {
-        let m = std::fs::metadata(root.join("rootfs/dl/hello.txt")).unwrap();
+        let m = std::fs::metadata(root.join("dl/hello.txt")).unwrap();
         assert_eq!(m.mtime(), 1_000_000_000, "{}", root.display());
     }
 

@@ -15,22 +15,7 @@ use plinth_registry::{Client, ClientOptions, CredentialStore, RegistriesConfig};
 use serde_json::Value;
 
 mod common;
-use common::{env, json};
-
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 100_000_000;
-    format!(
-        "pt-{}-{t}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use common::{env, json, unique};
 
 /// A test's world: a work directory, a registries.toml that mirrors docker.io to the test
 /// registry, a private cache, and a repository name of its own.
@@ -46,7 +31,7 @@ impl World {
         let registry = env("PLINTH_TEST_REGISTRY");
         let w = World {
             dir: tempfile::tempdir().unwrap(),
-            repo: unique(),
+            repo: unique("pt"),
             registry,
         };
         std::fs::create_dir_all(w.path("work")).unwrap();
