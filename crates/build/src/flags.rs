@@ -5,6 +5,8 @@
 //! `--workdir`) are applied to the base's config, keeping everything else it has.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use plinth_oci::Platform;
 
@@ -283,33 +285,54 @@ pub async fn build(recipe: &Recipe, base: &Base, extra_add: Option<&Add>) -> Res
         .user
         .clone()
         .or_else(|| base.config.config.as_ref().and_then(|c| c.user.clone()));
+    // The pre-flight reads every added binary whole; the layers are written meanwhile (both
+    // are mostly CPU on different data), and cancelled if the pre-flight refuses the image.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut opts = recipe.layer.clone();
+    opts.cancel = Some(cancel.clone());
+    let writing = tokio::task::spawn_blocking(move || {
+        trees
+            .into_iter()
+            .map(|(name, tree)| Ok((name, write_layer(&tree, &opts)?)))
+            .collect::<Result<Vec<_>>>()
+    });
     let check_tree = everything.clone();
     let allow = recipe.allow_dynamic;
     let report = tokio::task::spawn_blocking(move || {
         preflight::check(&check_tree, kind, user.as_deref(), allow)
     })
     .await
-    .map_err(|e| BuildError::Invalid(format!("pre-flight failed: {e}")))??;
-    let platform = base.platform();
-    for b in &report.binaries {
-        if let Some(arch) = crate::elf::docker_arch(&b.info.machine)
-            && !platform.architecture.is_empty()
-            && arch != platform.architecture
-        {
-            return Err(BuildError::Preflight(format!(
-                "{} is a {} binary, but the image is for {platform}",
-                b.path, b.info.machine
-            )));
+    .map_err(|e| BuildError::Invalid(format!("pre-flight failed: {e}")))
+    .and_then(|r| r)
+    .and_then(|report| {
+        let platform = base.platform();
+        for b in &report.binaries {
+            if let Some(arch) = crate::elf::docker_arch(&b.info.machine)
+                && !platform.architecture.is_empty()
+                && arch != platform.architecture
+            {
+                return Err(BuildError::Preflight(format!(
+                    "{} is a {} binary, but the image is for {platform}",
+                    b.path, b.info.machine
+                )));
+            }
         }
-    }
-
+        Ok(report)
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            cancel.store(true, Ordering::Relaxed);
+            let _ = writing.await;
+            return Err(e);
+        }
+    };
+    let built = writing
+        .await
+        .map_err(|e| BuildError::Invalid(format!("layer writer failed: {e}")))??;
     let mut image = Image::on(base, recipe.layer.epoch);
-    for (name, tree) in trees {
-        let opts = recipe.layer.clone();
-        let built = tokio::task::spawn_blocking(move || write_layer(&tree, &opts))
-            .await
-            .map_err(|e| BuildError::Invalid(format!("layer writer failed: {e}")))??;
-        image.append(LayerRef::built(built), &format!("plinth build {name}"));
+    for (name, layer) in built {
+        image.append(LayerRef::built(layer), &format!("plinth build {name}"));
     }
     let rt = image.runtime();
     if let Some(e) = &recipe.entrypoint {

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use plinth_oci::digest::{Algorithm, Digest, Hasher};
@@ -450,6 +451,9 @@ pub struct LayerOptions {
     /// Reuse and record built layers here (see [`crate::layercache`]); `None` builds every
     /// layer.
     pub cache: Option<LayerCache>,
+    /// Set from another thread to stop a layer being written (its checks failed meanwhile):
+    /// the write then fails within one read of input.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for LayerOptions {
@@ -463,6 +467,7 @@ impl Default for LayerOptions {
                 .unwrap_or(1),
             temp_dir: None,
             cache: None,
+            cancel: None,
         }
     }
 }
@@ -644,7 +649,7 @@ pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<BuiltLayer> {
     let fp = fingerprint(&tree, key)?;
     if let Some(hit) = cache.lookup(&fp) {
         // The fingerprint is a hint: the plain tar must still hash to the recorded diff_id.
-        let (diff_id, tar_size) = hash_tree(&tree, opts.epoch)?;
+        let (diff_id, tar_size) = hash_tree(&tree, opts.epoch, opts.cancel.as_deref())?;
         if diff_id == hit.diff_id && tar_size == hit.tar_size {
             tracing::debug!(digest = %hit.descriptor.digest, "layer cache hit");
             return Ok(BuiltLayer {
@@ -673,25 +678,30 @@ pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<BuiltLayer> {
 }
 
 /// Writes the tar of `tree` (parents already added) to `out`.
-fn write_tar<W: Write>(tree: &Tree, epoch: u64, out: W) -> Result<W> {
+fn write_tar<W: Write>(tree: &Tree, epoch: u64, cancel: Option<&AtomicBool>, out: W) -> Result<W> {
     let mut builder = tar::Builder::new(out);
     builder.mode(tar::HeaderMode::Deterministic);
     for (p, e) in tree.iter() {
-        append_entry(&mut builder, p, e, epoch)?;
+        append_entry(&mut builder, p, e, epoch, cancel)?;
     }
     builder.into_inner().map_err(|e| BuildError::io("layer", e))
 }
 
 /// The diff_id and size of the tar of `tree`, without compressing or storing it.
-fn hash_tree(tree: &Tree, epoch: u64) -> Result<(Digest, u64)> {
+fn hash_tree(tree: &Tree, epoch: u64, cancel: Option<&AtomicBool>) -> Result<(Digest, u64)> {
     let state = new_state();
     let out = HashWriter {
         inner: io::sink(),
         state: state.clone(),
     };
-    write_tar(tree, epoch, io::BufWriter::with_capacity(1 << 20, out))?
-        .flush()
-        .map_err(|e| BuildError::io("layer", e))?;
+    write_tar(
+        tree,
+        epoch,
+        cancel,
+        io::BufWriter::with_capacity(1 << 20, out),
+    )?
+    .flush()
+    .map_err(|e| BuildError::io("layer", e))?;
     Ok(take_state(&state))
 }
 
@@ -717,7 +727,7 @@ fn compress_tree(tree: &Tree, opts: &LayerOptions, level: u32) -> Result<BuiltLa
         inner: io::BufWriter::with_capacity(1 << 20, compressor),
         state: tar_state.clone(),
     };
-    let tar_out = write_tar(tree, opts.epoch, tar_out)?;
+    let tar_out = write_tar(tree, opts.epoch, opts.cancel.as_deref(), tar_out)?;
     let compressor = tar_out
         .inner
         .into_inner()
@@ -741,6 +751,7 @@ fn append_entry<W: Write>(
     path: &str,
     e: &Entry,
     epoch: u64,
+    cancel: Option<&AtomicBool>,
 ) -> Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_mode(e.mode & 0o7777);
@@ -763,7 +774,7 @@ fn append_entry<W: Write>(
             match content {
                 Content::Host(p) => {
                     let f = File::open(p).map_err(|err| BuildError::io(p, err))?;
-                    let r = SizedReader::new(f.take(*size), *size, p);
+                    let r = SizedReader::new(f.take(*size), *size, p, cancel);
                     builder.append_data(&mut h, path, r).map_err(io_err)?;
                 }
                 Content::Bytes(b) => {
@@ -773,7 +784,7 @@ fn append_entry<W: Write>(
                     let mut f = File::open(&**file).map_err(|err| BuildError::io(&**file, err))?;
                     f.seek(SeekFrom::Start(*offset))
                         .map_err(|err| BuildError::io(&**file, err))?;
-                    let r = SizedReader::new(f.take(*len), *len, file);
+                    let r = SizedReader::new(f.take(*len), *len, file, cancel);
                     builder.append_data(&mut h, path, r).map_err(io_err)?;
                 }
             }
@@ -794,25 +805,32 @@ fn append_entry<W: Write>(
     Ok(())
 }
 
-/// A reader that fails when the file is shorter than announced (changed while building).
-struct SizedReader<R> {
+/// A reader that fails when the file is shorter than announced (changed while building), or
+/// when the write is cancelled.
+struct SizedReader<'c, R> {
     inner: R,
     left: u64,
     path: PathBuf,
+    cancel: Option<&'c AtomicBool>,
 }
 
-impl<R> SizedReader<R> {
-    fn new(inner: R, size: u64, path: &Path) -> Self {
+impl<'c, R> SizedReader<'c, R> {
+    fn new(inner: R, size: u64, path: &Path, cancel: Option<&'c AtomicBool>) -> Self {
         SizedReader {
             inner,
             left: size,
             path: path.to_path_buf(),
+            cancel,
         }
     }
 }
 
-impl<R: Read> Read for SizedReader<R> {
+impl<R: Read> Read for SizedReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            // Not `Interrupted`: `io::copy` retries that.
+            return Err(io::Error::other("layer write cancelled"));
+        }
         let n = self.inner.read(buf)?;
         if n == 0 && self.left > 0 {
             return Err(io::Error::new(
@@ -898,6 +916,27 @@ mod tests {
             }
             assert_eq!(digests[0], digests[1], "{c:?} depends on thread count");
         }
+    }
+
+    #[test]
+    fn a_cancelled_write_stops_and_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("big"), vec![1u8; 4 << 20]).unwrap();
+        let mut t = Tree::new();
+        t.add_host_path(&d.path().join("big"), "/big", &HostOptions::default())
+            .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let cancel = Arc::new(AtomicBool::new(true));
+        let opts = LayerOptions {
+            temp_dir: Some(out.path().to_path_buf()),
+            cancel: Some(cancel.clone()),
+            ..LayerOptions::default()
+        };
+        let err = write_layer(&t, &opts).unwrap_err();
+        assert!(err.to_string().contains("cancelled"), "{err}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+        cancel.store(false, Ordering::Relaxed);
+        assert!(write_layer(&t, &opts).is_ok());
     }
 
     #[test]
