@@ -47,23 +47,28 @@ fn opts(ctx: &Path, args: &[(&str, &str)], target: Option<&str>) -> Options {
     }
 }
 
-/// Paths in the layers of a finished image (gzip tars in temp files).
-fn paths(image: &plinth_build::mutate::Finished) -> Vec<String> {
-    let mut out = Vec::new();
+/// Calls `f` with every entry of the image's layers (gzip tars in temp files), in order.
+fn each_entry(
+    image: &plinth_build::mutate::Finished,
+    mut f: impl FnMut(&mut tar::Entry<'_, flate2::read::MultiGzDecoder<std::fs::File>>),
+) {
     for (desc, from) in &image.blobs {
         let BlobFrom::File(p) = from else { continue };
         if desc.media_type.contains("config") {
             continue;
         }
-        let f = std::fs::File::open(p.path()).unwrap();
-        let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(f));
+        let file = std::fs::File::open(p.path()).unwrap();
+        let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
         for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            let mut s = String::new();
-            let _ = e.read_to_string(&mut s);
-            out.push(e.path().unwrap().display().to_string());
+            f(&mut e.unwrap());
         }
     }
+}
+
+/// Paths in the layers of a finished image, sorted.
+fn paths(image: &plinth_build::mutate::Finished) -> Vec<String> {
+    let mut out = Vec::new();
+    each_entry(image, |e| out.push(e.path().unwrap().display().to_string()));
     out.sort();
     out
 }
@@ -210,40 +215,31 @@ struct Ent {
 /// Every entry of the image's layers, later layers winning; paths without a trailing `/`.
 fn entries(image: &plinth_build::mutate::Finished) -> BTreeMap<String, Ent> {
     let mut out = BTreeMap::new();
-    for (desc, from) in &image.blobs {
-        let BlobFrom::File(p) = from else { continue };
-        if desc.media_type.contains("config") {
-            continue;
+    each_entry(image, |e| {
+        let h = e.header().clone();
+        let kind = match h.entry_type() {
+            tar::EntryType::Directory => 'd',
+            tar::EntryType::Symlink => 'l',
+            _ => 'f',
+        };
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        if kind == 'l' {
+            data = h.link_name_bytes().unwrap().into_owned();
         }
-        let f = std::fs::File::open(p.path()).unwrap();
-        let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(f));
-        for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            let h = e.header().clone();
-            let kind = match h.entry_type() {
-                tar::EntryType::Directory => 'd',
-                tar::EntryType::Symlink => 'l',
-                _ => 'f',
-            };
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            if kind == 'l' {
-                data = h.link_name_bytes().unwrap().into_owned();
-            }
-            let path = e.path().unwrap().display().to_string();
-            out.insert(
-                path.trim_end_matches('/').to_string(),
-                Ent {
-                    kind,
-                    mode: h.mode().unwrap(),
-                    uid: h.uid().unwrap(),
-                    gid: h.gid().unwrap(),
-                    mtime: h.mtime().unwrap(),
-                    data,
-                },
-            );
-        }
-    }
+        let path = e.path().unwrap().display().to_string();
+        out.insert(
+            path.trim_end_matches('/').to_string(),
+            Ent {
+                kind,
+                mode: h.mode().unwrap(),
+                uid: h.uid().unwrap(),
+                gid: h.gid().unwrap(),
+                mtime: h.mtime().unwrap(),
+                data,
+            },
+        );
+    });
     out
 }
 

@@ -96,19 +96,24 @@ fn hello_binaries(w: &World) -> (PathBuf, PathBuf) {
     (st, dy)
 }
 
-/// Unpacks `oci:DIR:TAG` with umoci and runs it with runc (`args` replace the process args
-/// when given); returns stdout.
-fn runc(w: &World, layout: &Path, tag: &str, args: Option<&[&str]>) -> String {
-    let bundle = w.path(&unique("bundle"));
+/// Unpacks `layout:tag` into the runtime bundle `dest` with umoci.
+fn umoci_unpack(layout: &Path, tag: &str, dest: &Path) {
     tool(
         "umoci",
         &[
             "unpack",
             "--image",
             &format!("{}:{tag}", layout.display()),
-            bundle.to_str().unwrap(),
+            dest.to_str().unwrap(),
         ],
     );
+}
+
+/// Unpacks `oci:DIR:TAG` with umoci and runs it with runc (`args` replace the process args
+/// when given); returns stdout.
+fn runc(w: &World, layout: &Path, tag: &str, args: Option<&[&str]>) -> String {
+    let bundle = w.path(&unique("bundle"));
+    umoci_unpack(layout, tag, &bundle);
     let cfg_path = bundle.join("config.json");
     let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
     // runc in this sandbox cannot set rlimits or cgroups.
@@ -435,17 +440,8 @@ fn buildah_twin(
     tool("buildah", &args);
     let mine = w.path("unpack-plinth");
     let theirs = w.path("unpack-buildah");
-    for (l, d) in [(layout, &mine), (blayout.as_path(), &theirs)] {
-        tool(
-            "umoci",
-            &[
-                "unpack",
-                "--image",
-                &format!("{}:{tag}", l.display()),
-                d.to_str().unwrap(),
-            ],
-        );
-    }
+    umoci_unpack(layout, tag, &mine);
+    umoci_unpack(&blayout, tag, &theirs);
     (mine.join("rootfs"), theirs.join("rootfs"), blayout)
 }
 
@@ -607,15 +603,7 @@ fn dockerfile_matches_buildah_and_is_reproducible() {
         .args(["-t", &format!("oci:{}:files", layout.display())]);
     ok(c);
     let files = w.path("unpack-files");
-    tool(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{}:files", layout.display()),
-            files.to_str().unwrap(),
-        ],
-    );
+    umoci_unpack(&layout, "files", &files);
     let t = tree(&files.join("rootfs"));
     assert_eq!(t["app/main.py"].2, 1000);
     assert!(t.contains_key("etc/debian_version"));
@@ -889,15 +877,7 @@ fn rootfs_of(w: &World, reference: &str) -> PathBuf {
         ],
     );
     let bundle = w.path(&unique("unpacked"));
-    tool(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{}:x", layout.display()),
-            bundle.to_str().unwrap(),
-        ],
-    );
+    umoci_unpack(&layout, "x", &bundle);
     bundle.join("rootfs")
 }
 
