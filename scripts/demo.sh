@@ -57,6 +57,51 @@ run plinth copy "docker-archive:$work/python.tar" "$PLINTH_TEST_REGISTRY/demo/py
 run plinth digest "oci:$work/layout:bookworm" "$PLINTH_TEST_REGISTRY/demo/python:copied"
 run skopeo inspect --format '{{.Name}} {{.Digest}} {{len .Layers}} layers' "oci:$work/layout:bookworm"
 
+step "find and pin base references, lock them, gate on the lock"
+proj="$work/project"
+mkdir -p "$proj"
+printf 'print("hello from plinth")\n' >"$proj/app.py"
+cat >"$proj/Dockerfile" <<'DOCKERFILE'
+ARG BASE=debian:bookworm-slim
+FROM python:3.11-slim AS tools
+FROM ${BASE}
+COPY --from=tools /etc/os-release /opt/tools-os-release
+COPY app.py /srv/app.py
+WORKDIR /srv
+CMD ["/bin/sh", "-c", "cat /srv/app.py"]
+DOCKERFILE
+printf 'PYTAG=3.11-slim\n' >"$proj/.env"
+printf 'services:\n  web:\n    image: python:${PYTAG}\n  cache:\n    image: debian:bookworm\n' >"$proj/compose.yaml"
+(
+  cd "$proj"
+  run plinth refs
+  run plinth check || true # unpinned references: findings, exit 1
+  run plinth pin --dry-run
+  run plinth pin
+  run cat Dockerfile
+  run plinth lock
+  run plinth check --locked
+)
+
+step "what a base provides"
+run plinth inspect python:3.11-slim
+run plinth ls -l debian:bookworm-slim /etc/apt
+run plinth sbom --format spdx-json debian:bookworm-slim --output "$work/debian.spdx.json"
+run python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d["packages"]), "SPDX packages")' "$work/debian.spdx.json"
+
+step "build without a daemon: scratch, a Dockerfile, the layer cache, rebase"
+printf '#include <stdio.h>\nint main(void){puts("hello from scratch");return 0;}\n' >"$work/hello.c"
+gcc -static -O2 -o "$work/hello" "$work/hello.c"
+run plinth build --from scratch --add "$work/hello:/hello" --entrypoint /hello \
+  -t "$PLINTH_TEST_REGISTRY/demo/hello:1"
+run plinth inspect "$PLINTH_TEST_REGISTRY/demo/hello:1"
+run plinth build -f "$proj/Dockerfile" -t "$PLINTH_TEST_REGISTRY/demo/app:1" "$proj"
+# Unchanged inputs: the layers come from the layer cache and nothing is uploaded.
+run plinth build --json -f "$proj/Dockerfile" -t "$PLINTH_TEST_REGISTRY/demo/app:1" "$proj"
+run plinth rebase "$PLINTH_TEST_REGISTRY/demo/app:1" --onto python:3.11-slim \
+  -t "$PLINTH_TEST_REGISTRY/demo/app:1-on-python"
+run plinth ls "$PLINTH_TEST_REGISTRY/demo/app:1-on-python" /srv
+
 step "the content store"
 run plinth cache du
 run plinth cache prune --older-than 1d

@@ -215,6 +215,21 @@ fn compose_values_are_interpolated_as_compose_does() {
         msg.contains("MISSING") && msg.contains("set MISSING first"),
         "{msg}"
     );
+    // pin leaves an interpolated value as written (a note, not a failure) and pins the rest.
+    w.write(
+        "svc/compose.yaml",
+        "services:\n  web:\n    image: nginx:${TAG}\n",
+    );
+    w.write("Dockerfile", &format!("FROM {}\n", env("PLINTH_IMG_HELLO")));
+    let out = run(w.plinth().env_remove("TAG").args(["pin"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("compose.yaml:3:12"), "{err}");
+    assert_eq!(
+        w.read("svc/compose.yaml"),
+        "services:\n  web:\n    image: nginx:${TAG}\n"
+    );
+    assert!(w.read("Dockerfile").contains("@sha256:"));
     // A malformed .env is an error naming its file and line.
     w.write("svc/.env", "TAG=1.27\nnot a pair\n");
     let (_, err) = fails(w.plinth().args(["refs"]), 7);

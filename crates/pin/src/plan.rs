@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::error::{LookupError, PinError, Result};
 use crate::resolve::{Head, Resolver};
-use crate::sites::{FileRefs, Kind, Site};
+use crate::sites::{FileRefs, Kind, Origin, Site};
 use crate::text::{self, Edit};
 
 /// Which command.
@@ -253,6 +253,12 @@ pub(crate) fn site_platform(site: &Site) -> Option<Platform> {
         .and_then(|p| Platform::parse(p).ok())
 }
 
+/// An interpolated compose value: checked and locked as it resolves, but never rewritten (the
+/// variables decide it), so not looked up for pinning either.
+fn compose_interpolated(site: &Site) -> bool {
+    site.origin == Origin::Compose && site.uses_args
+}
+
 /// What one site should read, `Ok(None)` when it stays.
 async fn decide(
     resolver: &Resolver,
@@ -262,6 +268,9 @@ async fn decide(
     let Some(r) = &site.reference else {
         return Ok(None);
     };
+    if compose_interpolated(site) {
+        return Ok(None);
+    }
     let (_, written_tag) = site.written_name_and_tag();
     match r.digest() {
         None => {
@@ -362,6 +371,15 @@ fn plan_file(f: &FileRefs, decided: Vec<Decided>, opts: &PlanOptions) -> FilePla
                 location,
                 text: site.text.clone(),
                 reason: why.clone(),
+            });
+            continue;
+        }
+        if compose_interpolated(site) {
+            plan.skipped.push(Skip {
+                location,
+                text: site.text.clone(),
+                reason: "the value uses variable interpolation; pin the variables' values instead"
+                    .into(),
             });
             continue;
         }
