@@ -79,6 +79,9 @@ printf 'services:\n  web:\n    image: python:${PYTAG}\n  cache:\n    image: debi
   run plinth pin --dry-run
   run plinth pin
   run cat Dockerfile
+  # An interpolated compose value is the variable's to pin.
+  printf 'PYTAG=3.11-slim@%s\n' "$(plinth digest python:3.11-slim)" >.env
+  run cat .env
   run plinth lock
   run plinth check --locked
 )

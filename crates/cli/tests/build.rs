@@ -260,6 +260,32 @@ fn debian_base_runs_sh_and_the_second_push_uploads_nothing() {
     assert_eq!(second["digest"], first["digest"]);
     // Unchanged inputs: the layer comes from the layer cache, not compressed again.
     assert_eq!(second["cached_layers"], 1, "{second}");
+    // A base named as on Docker Hub and read through a mirror on the destination's registry is
+    // mounted from the mirror's repository, never downloaded and uploaded.
+    let conf = w.path("registries.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nprefix = \"docker.io\"\n[[registry.mirror]]\nlocation = \"{}\"\n",
+            registry()
+        ),
+    )
+    .unwrap();
+    let mut c = w.plinth();
+    c.arg("--registries-conf")
+        .arg(&conf)
+        .args(["build", "--json", "--from", "debian:bookworm-slim", "--add"])
+        .arg(format!("{}:/srv/site", site.display()))
+        .args([
+            "-t",
+            &format!("{}/itest/{}:1", registry(), unique("build-mirror")),
+        ]);
+    let mirrored = json(&ok(c));
+    assert_eq!(
+        (mirrored["mounted"].as_u64(), mirrored["uploaded"].as_u64()),
+        (Some(1), Some(2)),
+        "{mirrored}"
+    );
     // A changed file is compressed again; the other tag's image is untouched.
     std::fs::write(site.join("css/a.css"), "body{color:red}\n").unwrap();
     let changed = build(&format!("{dest}-changed"));

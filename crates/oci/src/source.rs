@@ -19,9 +19,10 @@ pub type BlobStream = Pin<Box<dyn AsyncRead + Send>>;
 /// Where a blob can be mounted from: a repository on a registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobOrigin {
-    /// Registry name as written in references (`docker.io`, `127.0.0.1:5000`).
+    /// The registry host serving the blob (`registry-1.docker.io`, `127.0.0.1:5000`; for an
+    /// image read through a mirror, the mirror's host).
     pub registry: String,
-    /// Repository path (`library/python`).
+    /// Repository path on that host (`library/python`).
     pub repository: String,
 }
 

@@ -382,13 +382,22 @@ pub async fn check(
                     RuleId::PL001,
                     format!("{shown} uses the tag `latest`, whatever that is at build time"),
                 )),
-                (Some(t), None) => report.findings.push(finding(
-                    f,
-                    Some(site),
-                    &site.span,
-                    RuleId::PL002,
-                    format!("{shown} is not pinned: the tag `{t}` can move between builds"),
-                )),
+                (Some(t), None) => {
+                    let mut found = finding(
+                        f,
+                        Some(site),
+                        &site.span,
+                        RuleId::PL002,
+                        format!("{shown} is not pinned: the tag `{t}` can move between builds"),
+                    );
+                    if site.origin == crate::sites::Origin::Compose && site.uses_args {
+                        // `plinth pin` leaves interpolated values alone.
+                        found.hint = "The value comes from variables: put the digest in them \
+                                      (`name:tag@sha256:…`); `plinth digest` prints it."
+                            .into();
+                    }
+                    report.findings.push(found);
+                }
                 (None, Some(_)) => report.findings.push(finding(
                     f,
                     Some(site),

@@ -274,10 +274,14 @@ impl Source for Remote {
         Ok(self.client.blob_stream(ep, desc))
     }
 
+    /// The endpoint that serves this image's blobs: a mirror when the image was read through
+    /// one, so a push to that mirror's registry mounts the blobs from it.
     fn origin(&self) -> Option<BlobOrigin> {
+        let i = *self.serving.lock().expect("not poisoned");
+        let ep = &self.endpoints[i.min(self.endpoints.len() - 1)];
         Some(BlobOrigin {
-            registry: self.reference.domain().to_string(),
-            repository: self.reference.path().to_string(),
+            registry: ep.host.clone(),
+            repository: ep.repository.clone(),
         })
     }
 }
@@ -293,7 +297,8 @@ impl Sink for Remote {
     }
 
     async fn mount_blob(&self, desc: &Descriptor, from: &BlobOrigin) -> Result<bool, OciError> {
-        if from.registry != self.reference.domain() || from.repository == self.reference.path() {
+        let to = self.origin();
+        if from.registry != to.host || from.repository == to.repository {
             return Ok(false);
         }
         Ok(self
