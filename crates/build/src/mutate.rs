@@ -123,23 +123,11 @@ pub async fn platform_manifest(
     platform: Option<&Platform>,
 ) -> Result<RawManifest> {
     let root = source.root().await?;
-    let Some(index) = root.as_index() else {
+    if !root.is_index() {
         return Ok(root);
-    };
+    }
     let want = platform.cloned().unwrap_or_else(Platform::host);
-    let desc = index.find_platform(&want).ok_or_else(|| {
-        BuildError::Oci(plinth_oci::Error::NotFound(format!(
-            "platform {want} in {} (it has: {})",
-            source.name(),
-            index
-                .platforms()
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-    })?;
-    let child = source.manifest(desc).await?;
+    let child = plinth_oci::source::select_platform(source, root, &want).await?;
     if child.as_image().is_none() {
         return Err(BuildError::Unsupported(format!(
             "{}: nested indexes are not supported as a base",

@@ -71,20 +71,7 @@ pub async fn copy(src: &dyn Source, dst: &dyn Sink, opts: &CopyOptions) -> Resul
             root
         } else {
             let platform = opts.platform.clone().unwrap_or_else(Platform::host);
-            let index = root.as_index().expect("is an index");
-            let desc = index.find_platform(&platform).ok_or_else(|| {
-                Error::NotFound(format!(
-                    "platform {platform} in {} (it has: {})",
-                    src.name(),
-                    index
-                        .platforms()
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
-            let child = src.manifest(desc).await?;
+            let child = crate::source::select_platform(src, root, &platform).await?;
             copy_image_blobs(src, dst, &child, opts, &report, &seen).await?;
             child
         }
@@ -112,16 +99,7 @@ async fn check_image_platform(
         return Ok(());
     };
     let bytes = crate::source::read_small_blob(src, &m.config).await?;
-    let have = crate::ConfigFile::from_slice(&bytes)
-        .map_err(|e| Error::Invalid(format!("{}: malformed image config: {e}", src.name())))?
-        .platform();
-    if want.match_rank(&have).is_none() {
-        return Err(Error::NotFound(format!(
-            "platform {want} in {} (a single-platform image for {have})",
-            src.name()
-        )));
-    }
-    Ok(())
+    crate::source::check_config_platform(&src.name(), want, &bytes).map(drop)
 }
 
 async fn copy_index(

@@ -153,3 +153,47 @@ pub async fn read_small_blob(src: &dyn Source, desc: &Descriptor) -> Result<Vec<
         })?;
     Ok(buf)
 }
+
+/// The manifest for platform `want` of `root`: the best match from an index (not found, naming
+/// the platforms it has, when none matches), or `root` itself when it is a single image (see
+/// [`check_config_platform`] to hold that to `want` too).
+pub async fn select_platform(
+    src: &dyn Source,
+    root: RawManifest,
+    want: &crate::Platform,
+) -> Result<RawManifest> {
+    let Some(index) = root.as_index() else {
+        return Ok(root);
+    };
+    let desc = index.find_platform(want).ok_or_else(|| {
+        crate::Error::NotFound(format!(
+            "{}: platform {want} (the index has: {})",
+            src.name(),
+            index
+                .platforms()
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    src.manifest(desc).await
+}
+
+/// The platform of a single-platform image whose config is `config`, when it is `want`; not
+/// found, naming both platforms, when it is not. `name` is the image, for the message.
+pub fn check_config_platform(
+    name: &str,
+    want: &crate::Platform,
+    config: &[u8],
+) -> Result<crate::Platform> {
+    let have = crate::ConfigFile::from_slice(config)
+        .map_err(|e| crate::Error::Invalid(format!("{name}: malformed image config: {e}")))?
+        .platform();
+    if want.match_rank(&have).is_none() {
+        return Err(crate::Error::NotFound(format!(
+            "{name}: platform {want} (a single-platform image for {have})"
+        )));
+    }
+    Ok(have)
+}

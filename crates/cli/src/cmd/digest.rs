@@ -167,18 +167,7 @@ async fn resolve(
                         .await?
                 }
             };
-            let have = plinth_oci::ConfigFile::from_slice(&bytes)
-                .map_err(|e| CliError::invalid(format!("{text}: malformed image config: {e}")))?
-                .platform();
-            if platform.match_rank(&have).is_none() {
-                return Err(CliError {
-                    code: crate::error::exit::NOT_FOUND,
-                    message: format!(
-                        "{text}: no manifest for platform {platform} (a single-platform image \
-                         for {have})"
-                    ),
-                });
-            }
+            let have = plinth_oci::source::check_config_platform(&text, platform, &bytes)?;
             Ok(Resolved {
                 reference: text,
                 digest,

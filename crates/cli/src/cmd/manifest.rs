@@ -50,30 +50,15 @@ fn write_out(bytes: &[u8], pretty: bool) -> CliResult {
     })
 }
 
-/// The platform manifest of `root` (itself when it is not an index).
+/// The platform manifest of `root` (itself when it is not an index); this machine's platform
+/// unless `platform`.
 pub async fn select_platform(
     src: &dyn Source,
     root: RawManifest,
     platform: Option<&Platform>,
 ) -> CliResult<RawManifest> {
-    let Some(index) = root.as_index() else {
-        return Ok(root);
-    };
     let want = platform.cloned().unwrap_or_else(Platform::host);
-    let desc = index.find_platform(&want).ok_or_else(|| CliError {
-        code: crate::error::exit::NOT_FOUND,
-        message: format!(
-            "{}: no manifest for platform {want} (the index has: {}); choose one with --platform",
-            src.name(),
-            index
-                .platforms()
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    })?;
-    Ok(src.manifest(desc).await?)
+    Ok(plinth_oci::source::select_platform(src, root, &want).await?)
 }
 
 /// Reads a small blob from any source, verified.
@@ -111,18 +96,7 @@ pub async fn run_config(g: &Global, a: ConfigArgs) -> CliResult {
     if let Some(want) = &a.platform
         && !from_index
     {
-        let have = plinth_oci::ConfigFile::from_slice(&bytes)
-            .map_err(|e| CliError::invalid(format!("{}: malformed image config: {e}", a.image)))?
-            .platform();
-        if want.match_rank(&have).is_none() {
-            return Err(CliError {
-                code: crate::error::exit::NOT_FOUND,
-                message: format!(
-                    "{}: no manifest for platform {want} (a single-platform image for {have})",
-                    a.image
-                ),
-            });
-        }
+        plinth_oci::source::check_config_platform(&a.image, want, &bytes)?;
     }
     write_out(&bytes, a.pretty)
 }
