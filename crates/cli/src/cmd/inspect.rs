@@ -2,13 +2,12 @@
 
 use std::fmt::Write as _;
 
-use plinth_fs::{ReadOptions, read_image};
 use plinth_inspect::catalog::Support;
 use plinth_inspect::report::{ImageInput, Level, Report};
-use plinth_oci::{ConfigFile, Platform};
+use plinth_oci::Platform;
 
 use crate::Global;
-use crate::cmd::manifest::{read_blob, select_platform};
+use crate::cmd::ls::Opened;
 use crate::error::{CliError, CliResult};
 use crate::image::ImageName;
 
@@ -54,48 +53,18 @@ pub async fn build_report(
     platform: Option<&Platform>,
     as_of: Option<&str>,
 ) -> CliResult<Report> {
-    let opener = g.opener()?;
-    let name = ImageName::parse(image)?;
-    let src = opener.source(&name)?;
-    let root = src.root().await?;
-    let index_digest = root.is_index().then(|| root.digest().clone());
-    let raw = select_platform(src.as_ref(), root, platform).await?;
-    let manifest = raw.as_image().ok_or_else(|| {
-        CliError::invalid(format!(
-            "{}: the manifest ({}) is not an image manifest",
-            src.name(),
-            raw.media_type()
-        ))
-    })?;
-    let bytes = match name.reference() {
-        // Registry configs go through the content store.
-        Some(r) => opener.remote(r).blob_bytes(&manifest.config).await?,
-        None => read_blob(src.as_ref(), &manifest.config).await?,
-    };
-    let config = ConfigFile::from_slice(&bytes).map_err(|e| {
-        CliError::invalid(format!(
-            "{}: config {}: {e}",
-            src.name(),
-            manifest.config.digest
-        ))
-    })?;
-    let opts = ReadOptions {
-        store: Some(opener.store.clone()),
-        concurrency: 0,
-        progress: Some(crate::progress::for_transfer(g.quiet)),
-    };
-    let fs = read_image(
-        src.as_ref(),
-        manifest,
-        &config,
-        &plinth_inspect::request(),
-        &opts,
-    )
-    .await?;
-    let reference = match &name {
+    let opened = crate::cmd::ls::open(g, image, platform).await?;
+    let fs = opened.read(&plinth_inspect::request()).await?;
+    let reference = match &opened.name {
         ImageName::Registry(r) => r.to_string(),
         _ => image.to_string(),
     };
+    let Opened {
+        index_digest,
+        raw,
+        config,
+        ..
+    } = opened;
     let as_of = as_of
         .map(str::to_string)
         .unwrap_or_else(plinth_inspect::catalog::eol::today);

@@ -2,7 +2,7 @@
 
 use plinth_fs::{ContentRequest, FileMeta, LayerChange, MergedFs, ReadOptions, read_image};
 use plinth_oci::source::{BlobAction, Progress, SharedProgress};
-use plinth_oci::{ConfigFile, Descriptor, ImageManifest, Platform, Source};
+use plinth_oci::{ConfigFile, Descriptor, Digest, ImageManifest, Platform, RawManifest, Source};
 
 use crate::Global;
 use crate::cmd::manifest::{read_blob, select_platform};
@@ -40,6 +40,12 @@ pub struct Args {
 pub struct Opened {
     /// Where it is.
     pub src: Box<dyn Source>,
+    /// The name as parsed (a registry name is normalized).
+    pub name: ImageName,
+    /// The digest of the index the platform manifest was picked from, when the name names one.
+    pub index_digest: Option<Digest>,
+    /// The platform manifest's exact bytes.
+    pub raw: RawManifest,
     /// The platform manifest.
     pub manifest: ImageManifest,
     /// Its config.
@@ -69,13 +75,15 @@ pub async fn open(g: &Global, image: &str, platform: Option<&Platform>) -> CliRe
     let name = ImageName::parse(image)?;
     let src = opener.source(&name)?;
     let root = src.root().await?;
+    let index_digest = root.is_index().then(|| root.digest().clone());
     let raw = select_platform(src.as_ref(), root, platform).await?;
     let manifest = raw
         .as_image()
         .ok_or_else(|| {
             CliError::invalid(format!(
-                "{}: the manifest is not an image manifest",
-                src.name()
+                "{}: the manifest ({}) is not an image manifest",
+                src.name(),
+                raw.media_type()
             ))
         })?
         .clone();
@@ -99,6 +107,9 @@ pub async fn open(g: &Global, image: &str, platform: Option<&Platform>) -> CliRe
     };
     Ok(Opened {
         src,
+        name,
+        index_digest,
+        raw,
         manifest,
         config,
         opts,
