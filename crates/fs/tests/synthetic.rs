@@ -25,6 +25,27 @@ async fn read(
     read_image(&img.0, &img.1, &img.2, req, &ReadOptions::default()).await
 }
 
+/// The export of `fs` (read from `img`) as a tar in memory, with its statistics.
+async fn export(
+    img: &(
+        common::Mem,
+        plinth_oci::ImageManifest,
+        plinth_oci::ConfigFile,
+    ),
+    fs: &plinth_fs::MergedFs,
+) -> (Vec<u8>, plinth_fs::ExportStats) {
+    export_tar(
+        &img.0,
+        &img.1,
+        &img.2,
+        fs,
+        Vec::new(),
+        &ReadOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
 fn names(fs: &plinth_fs::MergedFs, dir: &str) -> Vec<String> {
     fs.list_dir(dir)
         .iter()
@@ -158,16 +179,7 @@ async fn hardlinks_keep_content_across_layers() {
     assert_eq!(fs.read("/bin/b").unwrap(), b"AAAA");
 
     // The export writes the bytes once (at the first path) and links the other to it.
-    let (tar, stats) = export_tar(
-        &img.0,
-        &img.1,
-        &img.2,
-        &fs,
-        Vec::new(),
-        &ReadOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (tar, stats) = export(&img, &fs).await;
     let entries = tar_entries(&tar);
     assert_eq!(entries["bin/b"], ('0', None, b"AAAA".to_vec()));
     assert_eq!(entries["c"], ('1', Some("bin/b".to_string()), vec![]));
@@ -415,16 +427,7 @@ async fn export_writes_every_final_path_once() {
         ]),
     ]);
     let fs = read(&img, &ContentRequest::new()).await.unwrap();
-    let (tar, stats) = export_tar(
-        &img.0,
-        &img.1,
-        &img.2,
-        &fs,
-        Vec::new(),
-        &ReadOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (tar, stats) = export(&img, &fs).await;
     let mut ar = tar::Archive::new(&tar[..]);
     let mut seen = BTreeMap::new();
     for e in ar.entries().unwrap() {
@@ -457,16 +460,7 @@ async fn pax_records_are_read_and_xattrs_exported() {
     )])]);
     let fs = read(&img, &ContentRequest::new()).await.unwrap();
     assert_eq!(fs.get("/usr/bin/ping").unwrap().uid, 3_000_000);
-    let (tar, _) = export_tar(
-        &img.0,
-        &img.1,
-        &img.2,
-        &fs,
-        Vec::new(),
-        &ReadOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (tar, _) = export(&img, &fs).await;
     let mut ar = tar::Archive::new(&tar[..]);
     let mut found = false;
     for e in ar.entries().unwrap() {
