@@ -772,22 +772,10 @@ fn alpine_fixture_with_a_real_musl() {
     );
 
     // purls for apk packages.
-    let cache = dir.path();
-    let cdx: Value = serde_json::from_slice(&run_ok(
-        plinth(cache).env("SOURCE_DATE_EPOCH", "1700000000").args([
-            "sbom",
-            "--format",
-            "cyclonedx-json",
-            &format!("oci:{}:alpine", layout.display()),
-        ]),
-    ))
-    .unwrap();
-    let purls: BTreeSet<&str> = cdx["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["purl"].as_str())
-        .collect();
+    let purls = purls(
+        plinth(dir.path()).env("SOURCE_DATE_EPOCH", "1700000000"),
+        &format!("oci:{}:alpine", layout.display()),
+    );
     assert!(
         purls.contains("pkg:apk/alpine/musl@1.2.4_git20230717-r4?arch=x86_64&distro=alpine-3.19.1"),
         "{purls:?}"
@@ -994,22 +982,13 @@ fn rpm_fixture_sqlite_read_and_bdb_named() {
     assert_eq!(paths(&r, "setuid"), ["/usr/bin/passwd"]);
     assert_eq!(r["tools"]["busybox"]["applets"], json!(["sh"]));
     assert_eq!(r["config"]["runs_as_root"], true);
-    let cdx: Value = serde_json::from_slice(&run_ok(plinth(dir.path()).args([
-        "sbom",
-        "--format",
-        "cyclonedx-json",
+    let purls = purls(
+        &mut plinth(dir.path()),
         &format!("oci:{}:ubi", layout.display()),
-    ])))
-    .unwrap();
-    let purls: Vec<&str> = cdx["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["purl"].as_str())
-        .collect();
+    );
     assert!(
         purls.contains(
-            &"pkg:rpm/redhat/plinth-openssl@3.0.7-27.el9?arch=x86_64&distro=rhel-9.3&epoch=1"
+            "pkg:rpm/redhat/plinth-openssl@3.0.7-27.el9?arch=x86_64&distro=rhel-9.3&epoch=1"
         ),
         "{purls:?}"
     );
@@ -1140,6 +1119,23 @@ fn sbom_documents_for_a_real_image() {
     ]));
     let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(written["components"].as_array().unwrap().len(), comps.len());
+}
+
+/// The package URLs of `image`'s CycloneDX SBOM, written by `cmd`.
+fn purls(cmd: &mut Command, image: &str) -> BTreeSet<String> {
+    let cdx: Value = serde_json::from_slice(&run_ok(cmd.args([
+        "sbom",
+        "--format",
+        "cyclonedx-json",
+        image,
+    ])))
+    .unwrap();
+    cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str().map(str::to_string))
+        .collect()
 }
 
 #[test]
