@@ -35,8 +35,7 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=${BENCH_BUILD_RUNS:-3}
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_BUILD_RUNS must be a positive number"
+RUNS=$(bench_runs BENCH_BUILD_RUNS 3)
 COMP=${BENCH_BUILD_COMPRESSION:-gzip}
 REG=$PLINTH_TEST_REGISTRY
 BASE=$REG/library/debian:bookworm-slim

@@ -23,9 +23,8 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=${BENCH_COPY_RUNS:-5}
+RUNS=$(bench_runs BENCH_COPY_RUNS 5)
 IMAGE=${BENCH_COPY_IMAGE:-$PLINTH_IMG_BUILDPACK}
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_COPY_RUNS must be a positive number"
 
 copy_plinth() { # N
   rm -rf "$WORK/plinth" "$WORK/cache"

@@ -26,11 +26,10 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=${BENCH_DIGEST_RUNS:-3}
+RUNS=$(bench_runs BENCH_DIGEST_RUNS 3)
 REPO=${BENCH_DIGEST_REPO:-$PLINTH_TEST_REGISTRY/bench/digest}
 SOURCE=$PLINTH_IMG_HELLO
 N=50
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_DIGEST_RUNS must be a positive number"
 
 REFS=()
 for i in $(seq -w 1 "$N"); do

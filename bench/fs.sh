@@ -19,7 +19,7 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=${BENCH_FS_RUNS:-3}
+RUNS=$(bench_runs BENCH_FS_RUNS 3)
 IMAGE=${BENCH_FS_IMAGE:-$PLINTH_IMG_BUILDPACK}
 bench_log "image $IMAGE, $RUNS runs each, plinth $PLINTH"
 

@@ -26,9 +26,8 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=${BENCH_INSPECT_RUNS:-5}
+RUNS=$(bench_runs BENCH_INSPECT_RUNS 5)
 IMAGE=${BENCH_INSPECT_IMAGE:-$PLINTH_IMG_BUILDPACK}
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_INSPECT_RUNS must be a positive number"
 
 inspect_cold() { # N
   rm -rf "$WORK/cold"

@@ -190,3 +190,11 @@ print(sum(1 for t in tags if len(t) == 3 and t[0] == "t" and t[1:].isdigit() and
       -o /dev/null "http://$registry/v2/$path/manifests/t$i" || bench_die "cannot push $repo:t$i"
   done
 }
+
+# bench_runs VAR DEFAULT: prints the number of timed runs from the environment variable VAR
+# (DEFAULT when unset), or stops when it is not a positive number.
+bench_runs() {
+  local v=${!1:-$2}
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || bench_die "$1 must be a positive number (got '$v')"
+  printf '%s\n' "$v"
+}

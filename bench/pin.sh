@@ -31,12 +31,11 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=${BENCH_PIN_RUNS:-3}
+RUNS=$(bench_runs BENCH_PIN_RUNS 3)
 REPO=${BENCH_PIN_REPO:-$PLINTH_TEST_REGISTRY/bench/pin}
 SOURCE=$PLINTH_IMG_HELLO
 N=50
 FILES=200
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_PIN_RUNS must be a positive number"
 registry=${REPO%%/*}
 path=${REPO#*/}
 
