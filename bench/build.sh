@@ -28,6 +28,8 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
+RUNS=$(bench_runs BENCH_BUILD_RUNS 3)
+
 bench_tools
 command -v buildah >/dev/null 2>&1 || bench_need_packages buildah
 command -v gcc >/dev/null 2>&1 || bench_need_packages gcc libc6-dev
@@ -35,7 +37,6 @@ bench_env
 bench_plinth
 bench_workdir
 
-RUNS=$(bench_runs BENCH_BUILD_RUNS 3)
 COMP=${BENCH_BUILD_COMPRESSION:-gzip}
 REG=$PLINTH_TEST_REGISTRY
 BASE=$REG/library/debian:bookworm-slim

@@ -18,12 +18,13 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
+RUNS=$(bench_runs BENCH_COPY_RUNS 5)
+
 bench_tools
 bench_env
 bench_plinth
 bench_workdir
 
-RUNS=$(bench_runs BENCH_COPY_RUNS 5)
 IMAGE=${BENCH_COPY_IMAGE:-$PLINTH_IMG_BUILDPACK}
 
 copy_plinth() { # N

@@ -21,12 +21,13 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
+RUNS=$(bench_runs BENCH_DIGEST_RUNS 3)
+
 bench_tools
 bench_env
 bench_plinth
 bench_workdir
 
-RUNS=$(bench_runs BENCH_DIGEST_RUNS 3)
 REPO=${BENCH_DIGEST_REPO:-$PLINTH_TEST_REGISTRY/bench/digest}
 SOURCE=$PLINTH_IMG_HELLO
 N=50

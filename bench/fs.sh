@@ -13,13 +13,14 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
+RUNS=$(bench_runs BENCH_FS_RUNS 3)
+
 bench_tools
 command -v umoci >/dev/null 2>&1 || bench_need_packages umoci
 bench_env
 bench_plinth
 bench_workdir
 
-RUNS=$(bench_runs BENCH_FS_RUNS 3)
 IMAGE=${BENCH_FS_IMAGE:-$PLINTH_IMG_BUILDPACK}
 bench_log "image $IMAGE, $RUNS runs each, plinth $PLINTH"
 

@@ -20,13 +20,14 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
+RUNS=$(bench_runs BENCH_INSPECT_RUNS 5)
+
 bench_tools
 command -v umoci >/dev/null 2>&1 || bench_need_packages umoci
 bench_env
 bench_plinth
 bench_workdir
 
-RUNS=$(bench_runs BENCH_INSPECT_RUNS 5)
 IMAGE=${BENCH_INSPECT_IMAGE:-$PLINTH_IMG_BUILDPACK}
 
 inspect_cold() { # N
