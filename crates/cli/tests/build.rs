@@ -96,6 +96,21 @@ fn hello_binaries(w: &World) -> (PathBuf, PathBuf) {
     (st, dy)
 }
 
+/// Copies a registry image to `layout:tag` with skopeo.
+fn skopeo_to_layout(reference: &str, layout: &Path, tag: &str) {
+    tool(
+        "skopeo",
+        &[
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &format!("oci:{}:{tag}", layout.display()),
+        ],
+    );
+}
+
 /// Unpacks `layout:tag` into the runtime bundle `dest` with umoci.
 fn umoci_unpack(layout: &Path, tag: &str, dest: &Path) {
     tool(
@@ -319,17 +334,7 @@ fn debian_base_runs_sh_and_the_second_push_uploads_nothing() {
 
     // skopeo copies it to a layout; it validates and runs the base's shell.
     let layout = w.path("deb");
-    tool(
-        "skopeo",
-        &[
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &format!("docker://{dest}"),
-            &format!("oci:{}:app", layout.display()),
-        ],
-    );
+    skopeo_to_layout(&dest, &layout, "app");
     validate(&layout, "app");
     let out = runc(&w, &layout, "app", None);
     assert_eq!(out.trim(), "hello from debian");
@@ -773,17 +778,7 @@ fn rebase_onto_a_new_base_runs_and_reuses_own_layers() {
         env("PLINTH_IMG_PYTHON_DIGEST")
     );
     let layout = w.path("rebased");
-    tool(
-        "skopeo",
-        &[
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &format!("docker://{rebased}"),
-            &format!("oci:{}:r", layout.display()),
-        ],
-    );
+    skopeo_to_layout(&rebased, &layout, "r");
     validate(&layout, "r");
     let out = runc(&w, &layout, "r", None);
     assert!(out.starts_with("rebased\nPython 3."), "{out}");
@@ -893,15 +888,7 @@ fn raw_digest(r: &str) -> String {
 /// The files of one image (`docker://REF`), unpacked with skopeo and umoci.
 fn rootfs_of(w: &World, reference: &str) -> PathBuf {
     let layout = w.path(&unique("pulled"));
-    tool(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{reference}"),
-            &format!("oci:{}:x", layout.display()),
-        ],
-    );
+    skopeo_to_layout(reference, &layout, "x");
     let bundle = w.path(&unique("unpacked"));
     umoci_unpack(&layout, "x", &bundle);
     bundle.join("rootfs")
