@@ -99,7 +99,7 @@ EOF
 bench_log "inputs: $(du -sh "$WORK/scratch/app" | cut -f1) binary, $(du -sh "$WORK/debian/tree" | cut -f1) tree ($(find "$WORK/debian/tree" -type f | wc -l) files)"
 
 # ---------------------------------------------------------------- runners -----------------
-plinth_build() { # SCENARIO DEST
+plinth_builder() { # SCENARIO DEST
   local s=$1 dest=$2
   rm -rf "$WORK/cache"
   mkdir -p "$WORK/cache"
@@ -137,8 +137,8 @@ timed() { # OUT FN ARGS...
 bench_log "warm-up (buildah pulls the base into its storage; untimed) — $(bench_load)"
 buildah_build scratch "$REG/bench/build-warm:buildah-scratch-$STAMP"
 buildah_build debian "$REG/bench/build-warm:buildah-debian-$STAMP"
-plinth_build scratch "$REG/bench/build-warm:plinth-scratch-$STAMP"
-plinth_build debian "$REG/bench/build-warm:plinth-debian-$STAMP"
+plinth_builder scratch "$REG/bench/build-warm:plinth-scratch-$STAMP"
+plinth_builder debian "$REG/bench/build-warm:plinth-debian-$STAMP"
 
 # new_inputs N: makes this run's inputs new to both tools (and to the registry), so neither
 # reuses a blob it compressed or pushed before: the binary's last 8 bytes and a stamp file in

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use plinth_build::dockerignore::{Matcher, glob_match};
+use plinth_builder::dockerignore::{Matcher, glob_match};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

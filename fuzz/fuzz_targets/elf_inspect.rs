@@ -4,9 +4,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(info) = plinth_build::elf::inspect(data) {
+    if let Some(info) = plinth_builder::elf::inspect(data) {
         let _ = info.is_dynamic();
         let _ = info.libc();
-        let _ = plinth_build::elf::docker_arch(&info.machine);
+        let _ = plinth_builder::elf::docker_arch(&info.machine);
     }
 });

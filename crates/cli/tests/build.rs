@@ -142,7 +142,7 @@ fn runc(w: &World, layout: &Path, tag: &str, args: Option<&[&str]>) -> String {
     }
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     let mut c = Command::new("runc");
-    c.args(["run", &unique("plinth-build")])
+    c.args(["run", &unique("plinth-builder")])
         .current_dir(&bundle);
     let out = ok(c);
     let _ = std::fs::remove_dir_all(&bundle);

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use plinth_build::BuildError;
-use plinth_build::dockerfile::Resolver;
-use plinth_build::flags::{self, Add, PlatformAdd, Recipe};
-use plinth_build::layer::{Compression, LayerFile, LayerOptions, Tree};
-use plinth_build::layercache::LayerCache;
-use plinth_build::mutate::{self, Base, BlobFrom, Finished};
-use plinth_build::preflight::Extra;
+use plinth_builder::BuildError;
+use plinth_builder::dockerfile::Resolver;
+use plinth_builder::flags::{self, Add, PlatformAdd, Recipe};
+use plinth_builder::layer::{Compression, LayerFile, LayerOptions, Tree};
+use plinth_builder::layercache::LayerCache;
+use plinth_builder::mutate::{self, Base, BlobFrom, Finished};
+use plinth_builder::preflight::Extra;
 use plinth_oci::{Platform, Source};
 
 use crate::Global;
@@ -137,7 +137,7 @@ pub struct CliResolver<'a> {
 
 #[async_trait::async_trait]
 impl Resolver for CliResolver<'_> {
-    async fn open(&self, name: &str) -> plinth_build::Result<(Arc<dyn Source>, Option<String>)> {
+    async fn open(&self, name: &str) -> plinth_builder::Result<(Arc<dyn Source>, Option<String>)> {
         let n = ImageName::parse(name).map_err(|e| BuildError::Invalid(e.message))?;
         let src: Arc<dyn Source> = Arc::from(
             self.opener
@@ -151,7 +151,7 @@ impl Resolver for CliResolver<'_> {
     }
 }
 
-fn parse_all<T>(v: &[String], f: impl Fn(&str) -> plinth_build::Result<T>) -> CliResult<Vec<T>> {
+fn parse_all<T>(v: &[String], f: impl Fn(&str) -> plinth_builder::Result<T>) -> CliResult<Vec<T>> {
     v.iter().map(|s| f(s).map_err(cli_error)).collect()
 }
 
@@ -244,9 +244,9 @@ async fn with_tree(
         .iter()
         .flat_map(|e| e.paths().iter().map(|p| p.to_string()))
         .collect();
-    let (tree, keep) = plinth_build::imagefs::extract(
+    let (tree, keep) = plinth_builder::imagefs::extract(
         &base.layers,
-        plinth_build::imagefs::want_paths(&paths),
+        plinth_builder::imagefs::want_paths(&paths),
         &std::env::temp_dir(),
     )
     .await
@@ -391,7 +391,7 @@ async fn dockerfile_build(
     let mut images = Vec::new();
     let mut warnings = Vec::new();
     for platform in platforms {
-        let opts = plinth_build::dockerfile::Options {
+        let opts = plinth_builder::dockerfile::Options {
             file_name: file.display().to_string(),
             context: context.clone(),
             build_args: build_args.clone(),
@@ -400,7 +400,7 @@ async fn dockerfile_build(
             layer: layer.clone(),
             allow_dynamic: a.allow_dynamic,
         };
-        let out = plinth_build::dockerfile::build(&text, &opts, resolver)
+        let out = plinth_builder::dockerfile::build(&text, &opts, resolver)
             .await
             .map_err(cli_error)?;
         warnings.extend(out.warnings);

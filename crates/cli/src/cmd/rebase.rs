@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use plinth_build::mutate;
-use plinth_build::rebase::{self, Request};
+use plinth_builder::mutate;
+use plinth_builder::rebase::{self, Request};
 use plinth_oci::Source;
 
 use crate::Global;

@@ -8,17 +8,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use plinth_build::dockerfile::{Options, Resolver, build};
-use plinth_build::layer::LayerOptions;
-use plinth_build::mutate::BlobFrom;
+use plinth_builder::dockerfile::{Options, Resolver, build};
+use plinth_builder::layer::LayerOptions;
+use plinth_builder::mutate::BlobFrom;
 use plinth_oci::{Platform, Source};
 
 struct NoImages;
 
 #[async_trait::async_trait]
 impl Resolver for NoImages {
-    async fn open(&self, name: &str) -> plinth_build::Result<(Arc<dyn Source>, Option<String>)> {
-        Err(plinth_build::BuildError::Invalid(format!(
+    async fn open(&self, name: &str) -> plinth_builder::Result<(Arc<dyn Source>, Option<String>)> {
+        Err(plinth_builder::BuildError::Invalid(format!(
             "no images in this test ({name})"
         )))
     }
@@ -49,7 +49,7 @@ fn opts(ctx: &Path, args: &[(&str, &str)], target: Option<&str>) -> Options {
 
 /// Calls `f` with every entry of the image's layers (gzip tars in temp files), in order.
 fn each_entry(
-    image: &plinth_build::mutate::Finished,
+    image: &plinth_builder::mutate::Finished,
     mut f: impl FnMut(&mut tar::Entry<'_, flate2::read::MultiGzDecoder<std::fs::File>>),
 ) {
     for (desc, from) in &image.blobs {
@@ -66,7 +66,7 @@ fn each_entry(
 }
 
 /// Paths in the layers of a finished image, sorted.
-fn paths(image: &plinth_build::mutate::Finished) -> Vec<String> {
+fn paths(image: &plinth_builder::mutate::Finished) -> Vec<String> {
     let mut out = Vec::new();
     each_entry(image, |e| out.push(e.path().unwrap().display().to_string()));
     out.sort();
@@ -213,7 +213,7 @@ struct Ent {
 }
 
 /// Every entry of the image's layers, later layers winning; paths without a trailing `/`.
-fn entries(image: &plinth_build::mutate::Finished) -> BTreeMap<String, Ent> {
+fn entries(image: &plinth_builder::mutate::Finished) -> BTreeMap<String, Ent> {
     let mut out = BTreeMap::new();
     each_entry(image, |e| {
         let h = e.header().clone();
@@ -250,7 +250,7 @@ fn text(e: &BTreeMap<String, Ent>, path: &str) -> String {
     String::from_utf8(ent.data.clone()).unwrap()
 }
 
-async fn build_err(df: &str, o: &Options) -> plinth_build::BuildError {
+async fn build_err(df: &str, o: &Options) -> plinth_builder::BuildError {
     match build(df, o, &NoImages).await {
         Ok(_) => panic!("the build of\n{df}\nsucceeded"),
         Err(e) => e,
@@ -578,7 +578,7 @@ ADD {base}/files/signed?sig=a*b /signed\n"
         ('f', "signed\n")
     );
 
-    let kind = |e: &plinth_build::BuildError| e.kind();
+    let kind = |e: &plinth_builder::BuildError| e.kind();
     let wrong = "0".repeat(64);
     let err = build_err(
         &format!("FROM scratch\nADD --checksum=sha256:{wrong} {base}/files/hello.txt /x\n"),
