@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use plinth_oci::digest::{Hasher, Verifier, VerifyError};
+use plinth_oci::digest::{Algorithm, Hasher, Verifier, VerifyError};
 use plinth_oci::media::Compression;
 use plinth_oci::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,9 @@ pub(crate) struct EntryRec {
     pub ordinal: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Extra>,
+    /// SHA-256 of a regular file's content, when the request hashes this layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Digest>,
     /// The bytes, when requested.
     #[serde(skip)]
     pub content: Option<Vec<u8>>,
@@ -584,8 +587,22 @@ pub(crate) fn parse_entry(
         },
         ordinal,
         extra: (!extra.is_empty()).then_some(extra),
+        sha256: None,
         content: None,
     }))
+}
+
+/// An `io::Write` that only hashes.
+struct HashWriter(Hasher);
+
+impl io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Collects a layer's changes, keeping the content of requested files. Requested paths that
@@ -661,13 +678,22 @@ impl<'a> Collector<'a> {
                                 .targets
                                 .get(&rec.meta.path)
                                 .is_some_and(|via| self.req.wants_via(via, rec.meta.size));
+                        let hash = self.req.hashes(&self.layer.desc.digest);
+                        let bad = |e: io::Error| {
+                            self.layer
+                                .malformed(format!("reading {}: {e}", rec.meta.path))
+                        };
                         if keep {
                             let mut buf = Vec::with_capacity(rec.meta.size.min(64 << 20) as usize);
-                            entry.read_to_end(&mut buf).map_err(|e| {
-                                self.layer
-                                    .malformed(format!("reading {}: {e}", rec.meta.path))
-                            })?;
+                            entry.read_to_end(&mut buf).map_err(bad)?;
+                            if hash {
+                                rec.sha256 = Some(Digest::sha256(&buf));
+                            }
                             rec.content = Some(buf);
+                        } else if hash {
+                            let mut h = HashWriter(Hasher::new(Algorithm::Sha256));
+                            io::copy(entry, &mut h).map_err(bad)?;
+                            rec.sha256 = Some(h.0.finish());
                         }
                     }
                     _ => {}

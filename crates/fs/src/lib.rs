@@ -34,5 +34,5 @@ pub use export::{ExportStats, export_tar};
 pub use merged::{LayerSummary, MergedFs};
 pub use meta::{FileMeta, Kind, normalize};
 pub use plinth_oci::Digest;
-pub use read::{LayerChange, ReadOptions, read_image, read_layer};
+pub use read::{LayerChange, LayerMemo, ReadOptions, read_image, read_layer};
 pub use request::ContentRequest;

@@ -77,6 +77,8 @@ pub(crate) struct Node {
 pub struct MergedFs {
     pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) layers: Vec<LayerSummary>,
+    /// SHA-256 of file contents, for the layers the request hashed.
+    pub(crate) hashes: std::collections::HashMap<Origin, Digest>,
 }
 
 fn dir_node(path: String, layer: usize) -> Node {
@@ -243,6 +245,13 @@ impl MergedFs {
             cur = cand;
         }
         self.nodes.get(&cur)
+    }
+
+    /// The SHA-256 of the regular file (or hard link) at `path` (symlinks not followed), when
+    /// the request hashed the layer its bytes are in ([`crate::ContentRequest::hash_files_of`]).
+    pub fn content_digest(&self, path: &str) -> Option<&Digest> {
+        let n = self.nodes.get(path)?;
+        self.hashes.get(n.origin.as_ref()?)
     }
 
     /// The kept content of the file `path` leads to (symlinks followed; a hard link gives

@@ -29,6 +29,51 @@ pub struct ReadOptions {
     pub concurrency: usize,
     /// Transfer progress, per layer blob (compressed bytes).
     pub progress: Option<SharedProgress>,
+    /// Layers already read by this process, shared between the reads of several images (see
+    /// [`LayerMemo`]).
+    pub memo: Option<LayerMemo>,
+}
+
+/// Remembers the layers read for one [`ContentRequest`], so that reading several images that
+/// share layers (`compare`, `diff`) streams each shared layer once, even when the images are
+/// read concurrently: a second reader of a layer waits for the first one's result.
+///
+/// Use one memo with one request: what is remembered is what that request kept.
+#[derive(Clone, Default)]
+pub struct LayerMemo {
+    layers: Arc<std::sync::Mutex<HashMap<Digest, Arc<tokio::sync::OnceCell<Arc<Walk>>>>>>,
+}
+
+impl LayerMemo {
+    /// An empty memo.
+    pub fn new() -> LayerMemo {
+        LayerMemo::default()
+    }
+
+    /// Layers streamed so far (each counted once however many images share it).
+    pub fn len(&self) -> usize {
+        self.layers
+            .lock()
+            .map(|m| m.values().filter(|c| c.initialized()).count())
+            .unwrap_or(0)
+    }
+
+    /// True when no layer was read.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn cell(&self, digest: &Digest) -> Arc<tokio::sync::OnceCell<Arc<Walk>>> {
+        let mut m = self.layers.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(digest.clone()).or_default().clone()
+    }
+}
+
+/// What a first pass found in one layer, independent of the image it was read for.
+struct Walk {
+    changes: Vec<Change>,
+    walked: Walked,
+    contents: Contents,
 }
 
 impl std::fmt::Debug for ReadOptions {
@@ -37,6 +82,7 @@ impl std::fmt::Debug for ReadOptions {
             .field("store", &self.store)
             .field("concurrency", &self.concurrency)
             .field("progress", &self.progress.is_some())
+            .field("memo", &self.memo.is_some())
             .finish()
     }
 }
@@ -251,10 +297,59 @@ async fn first_pass(
     req: Arc<ContentRequest>,
     opts: &ReadOptions,
 ) -> Result<LayerData, FsError> {
+    let Some(memo) = &opts.memo else {
+        return read_layer_once(src, layer, req, opts).await;
+    };
+    let cell = memo.cell(&layer.desc.digest);
+    let walk = cell
+        .get_or_try_init(|| async {
+            let d = read_layer_once(src, layer.clone(), req.clone(), opts).await?;
+            Ok::<_, FsError>(Arc::new(Walk {
+                changes: d.changes,
+                walked: d.walked,
+                contents: d.contents,
+            }))
+        })
+        .await?;
+    if let Some(expected) = &layer.diff_id
+        && *expected != walk.walked.diff_id
+    {
+        return Err(FsError::DiffId {
+            index: layer.index,
+            digest: layer.desc.digest.clone(),
+            expected: expected.clone(),
+            actual: walk.walked.diff_id.clone(),
+        });
+    }
+    Ok(LayerData {
+        info: layer,
+        changes: walk.changes.clone(),
+        walked: walk.walked.clone(),
+        contents: walk.contents.clone(),
+    })
+}
+
+/// Whether a layer's recorded entries carry the hashes the request wants.
+fn has_hashes(changes: &[Change]) -> bool {
+    changes.iter().all(|c| match c {
+        Change::Entry(rec) => rec.meta.kind != Kind::File || rec.sha256.is_some(),
+        _ => true,
+    })
+}
+
+async fn read_layer_once(
+    src: &dyn Source,
+    layer: LayerInfo,
+    req: Arc<ContentRequest>,
+    opts: &ReadOptions,
+) -> Result<LayerData, FsError> {
+    let want_hashes = req.hashes(&layer.desc.digest);
     if let Some(store) = &opts.store {
         let (s, l) = (store.clone(), layer.clone());
         if let Some((idx, contents)) =
-            join(tokio::task::spawn_blocking(move || load_index(&s, &l))).await
+            join(tokio::task::spawn_blocking(move || load_index(&s, &l)))
+                .await
+                .filter(|(idx, _)| !want_hashes || has_hashes(&idx.changes))
         {
             if let Some(expected) = &layer.diff_id
                 && *expected != idx.diff_id
@@ -369,6 +464,17 @@ pub async fn read_image(
     let mut fs = MergedFs::default();
     for d in &mut data {
         let changes = std::mem::take(&mut d.changes);
+        for c in &changes {
+            if let Change::Entry(rec) = c
+                && let Some(h) = &rec.sha256
+            {
+                let origin = Origin {
+                    layer: d.info.index as u32,
+                    ordinal: rec.ordinal,
+                };
+                fs.hashes.insert(origin, h.clone());
+            }
+        }
         let counts = merge::apply(&mut fs, d.info.index, changes);
         fs.layers.push(LayerSummary {
             index: d.info.index,

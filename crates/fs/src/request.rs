@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use plinth_oci::Digest;
+
 use crate::meta::{FileMeta, normalize};
 
 /// Names the files whose content [`crate::read_image`] keeps (metadata is kept for every path).
@@ -15,6 +17,8 @@ use crate::meta::{FileMeta, normalize};
 #[derive(Clone, Debug, Default)]
 pub struct ContentRequest {
     parts: Vec<Part>,
+    /// Layers (by blob digest) whose regular files get a SHA-256 of their content.
+    hash_layers: HashSet<Digest>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -35,6 +39,7 @@ impl ContentRequest {
     pub fn new() -> Self {
         ContentRequest {
             parts: vec![Part::default()],
+            hash_layers: HashSet::new(),
         }
     }
 
@@ -65,8 +70,23 @@ impl ContentRequest {
         self
     }
 
+    /// Hashes (SHA-256) the content of every regular file of the layer whose blob digest is
+    /// `layer`, while it streams past; [`crate::MergedFs::content_digest`] gives the result.
+    /// Costs one extra hash pass over that layer's file bytes; the hashes are kept in the
+    /// content store's layer index, so a warm read costs nothing.
+    pub fn hash_files_of(mut self, layer: &Digest) -> Self {
+        self.hash_layers.insert(layer.clone());
+        self
+    }
+
+    /// Whether the regular files of the layer `layer` are to be hashed.
+    pub(crate) fn hashes(&self, layer: &Digest) -> bool {
+        self.hash_layers.contains(layer)
+    }
+
     /// The union of two requests; each keeps its own size limit.
     pub fn merge(mut self, other: ContentRequest) -> Self {
+        self.hash_layers.extend(other.hash_layers);
         self.parts
             .retain(|p| !p.paths.is_empty() || !p.globs.is_empty());
         self.parts.extend(

@@ -508,3 +508,69 @@ fn tar_entries(tar: &[u8]) -> BTreeMap<String, (char, Option<String>, Vec<u8>)> 
     }
     out
 }
+
+#[tokio::test]
+async fn a_memo_streams_a_shared_layer_once_for_concurrent_reads() {
+    let base = || gz_layer(&[E::File("etc/os-release", 0o644, b"ID=shared\n")]);
+    let a = image(vec![base(), gz_layer(&[E::File("a", 0o644, b"from a")])]);
+    let b = image(vec![base(), gz_layer(&[E::File("b", 0o644, b"from b")])]);
+    let opts = ReadOptions {
+        memo: Some(plinth_fs::LayerMemo::new()),
+        ..Default::default()
+    };
+    let req = ContentRequest::new().path("/etc/os-release");
+    let (fa, fb) = tokio::join!(
+        read_image(&a.0, &a.1, &a.2, &req, &opts),
+        read_image(&b.0, &b.1, &b.2, &req, &opts)
+    );
+    let (fa, fb) = (fa.unwrap(), fb.unwrap());
+    assert_eq!(fa.read("/etc/os-release").unwrap(), b"ID=shared\n");
+    assert_eq!(fb.read("/etc/os-release").unwrap(), b"ID=shared\n");
+    assert!(fa.get("/a").is_some() && fa.get("/b").is_none());
+    assert!(fb.get("/b").is_some() && fb.get("/a").is_none());
+    // Three distinct layers, three blob reads in all: the base was streamed once.
+    let reads = a.0.blob_reads.load(Ordering::SeqCst) + b.0.blob_reads.load(Ordering::SeqCst);
+    assert_eq!(reads, 3);
+    assert_eq!(opts.memo.as_ref().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn files_of_a_hashed_layer_have_content_digests_also_from_the_store() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let mut img = image(vec![
+        gz_layer(&[E::File("lower", 0o644, b"lower bytes")]),
+        gz_layer(&[
+            E::File("upper", 0o644, b"upper bytes"),
+            E::File("kept", 0o644, b"kept bytes"),
+        ]),
+    ]);
+    img.0.registry_like = true;
+    let opts = ReadOptions {
+        store: Some(plinth_oci::store::Store::at(store_dir.path())),
+        ..Default::default()
+    };
+    // A first read without hashes fills the store's layer index.
+    read_image(&img.0, &img.1, &img.2, &ContentRequest::new(), &opts)
+        .await
+        .unwrap();
+    let req = ContentRequest::new()
+        .path("/kept")
+        .hash_files_of(&img.1.layers[1].digest);
+    let fs = read_image(&img.0, &img.1, &img.2, &req, &opts).await.unwrap();
+    assert_eq!(
+        fs.content_digest("/upper"),
+        Some(&Digest::sha256(b"upper bytes"))
+    );
+    assert_eq!(
+        fs.content_digest("/kept"),
+        Some(&Digest::sha256(b"kept bytes"))
+    );
+    assert_eq!(fs.content_digest("/lower"), None, "layer 0 was not hashed");
+    // The hashes are kept in the index: a warm read needs no blob.
+    img.0.deny_blobs.store(true, Ordering::SeqCst);
+    let warm = read_image(&img.0, &img.1, &img.2, &req, &opts).await.unwrap();
+    assert_eq!(
+        warm.content_digest("/upper"),
+        Some(&Digest::sha256(b"upper bytes"))
+    );
+}

@@ -71,6 +71,17 @@ impl Opened {
 /// Opens an image name (registry, `oci:`, `docker-archive:`) down to its platform manifest and
 /// config.
 pub async fn open(g: &Global, image: &str, platform: Option<&Platform>) -> CliResult<Opened> {
+    open_shared(g, image, platform, None).await
+}
+
+/// [`open`], with layer reads shared through `memo` with other images opened with it (each
+/// shared layer is streamed once; see [`plinth_fs::LayerMemo`]).
+pub async fn open_shared(
+    g: &Global,
+    image: &str,
+    platform: Option<&Platform>,
+    memo: Option<plinth_fs::LayerMemo>,
+) -> CliResult<Opened> {
     let opener = g.opener()?;
     let name = ImageName::parse(image)?;
     let src = opener.source(&name)?;
@@ -104,6 +115,7 @@ pub async fn open(g: &Global, image: &str, platform: Option<&Platform>) -> CliRe
         progress: Some(std::sync::Arc::new(Reading(crate::progress::for_transfer(
             g.quiet,
         )))),
+        memo,
     };
     Ok(Opened {
         src,
