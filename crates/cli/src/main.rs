@@ -2,8 +2,10 @@
 
 mod cmd;
 mod error;
+mod html;
 mod image;
 mod progress;
+mod table;
 
 use std::process::ExitCode;
 
@@ -88,6 +90,10 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// A software bill of materials (SPDX 2.3 or CycloneDX 1.5 JSON).
     Sbom(cmd::sbom::Args),
+    /// Several images side by side: size, OS, libc, packages, runtimes, tools, users.
+    Compare(cmd::compare::Args),
+    /// What changed from image A to image B: packages, config, sizes, layers, files.
+    Diff(Box<cmd::diff::Args>),
 }
 
 fn main() -> ExitCode {
@@ -118,7 +124,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("plinth: {}", e.message);
+            // An empty message is an answer, not a failure (`diff --exit-code`).
+            if !e.message.is_empty() {
+                eprintln!("plinth: {}", e.message);
+            }
             ExitCode::from(e.code as u8)
         }
     }
@@ -146,6 +155,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Lock(a) => cmd::lock::run(&g, a).await,
         Command::Inspect(a) => cmd::inspect::run(&g, a).await,
         Command::Sbom(a) => cmd::sbom::run(&g, a).await,
+        Command::Compare(a) => cmd::compare::run(&g, a).await,
+        Command::Diff(a) => cmd::diff::run(&g, *a).await,
     }
 }
 

@@ -346,10 +346,9 @@ async fn read_layer_once(
     let want_hashes = req.hashes(&layer.desc.digest);
     if let Some(store) = &opts.store {
         let (s, l) = (store.clone(), layer.clone());
-        if let Some((idx, contents)) =
-            join(tokio::task::spawn_blocking(move || load_index(&s, &l)))
-                .await
-                .filter(|(idx, _)| !want_hashes || has_hashes(&idx.changes))
+        if let Some((idx, contents)) = join(tokio::task::spawn_blocking(move || load_index(&s, &l)))
+            .await
+            .filter(|(idx, _)| !want_hashes || has_hashes(&idx.changes))
         {
             if let Some(expected) = &layer.diff_id
                 && *expected != idx.diff_id

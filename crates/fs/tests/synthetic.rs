@@ -556,7 +556,9 @@ async fn files_of_a_hashed_layer_have_content_digests_also_from_the_store() {
     let req = ContentRequest::new()
         .path("/kept")
         .hash_files_of(&img.1.layers[1].digest);
-    let fs = read_image(&img.0, &img.1, &img.2, &req, &opts).await.unwrap();
+    let fs = read_image(&img.0, &img.1, &img.2, &req, &opts)
+        .await
+        .unwrap();
     assert_eq!(
         fs.content_digest("/upper"),
         Some(&Digest::sha256(b"upper bytes"))
@@ -568,7 +570,9 @@ async fn files_of_a_hashed_layer_have_content_digests_also_from_the_store() {
     assert_eq!(fs.content_digest("/lower"), None, "layer 0 was not hashed");
     // The hashes are kept in the index: a warm read needs no blob.
     img.0.deny_blobs.store(true, Ordering::SeqCst);
-    let warm = read_image(&img.0, &img.1, &img.2, &req, &opts).await.unwrap();
+    let warm = read_image(&img.0, &img.1, &img.2, &req, &opts)
+        .await
+        .unwrap();
     assert_eq!(
         warm.content_digest("/upper"),
         Some(&Digest::sha256(b"upper bytes"))

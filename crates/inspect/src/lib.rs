@@ -8,6 +8,8 @@
 //!   [`plinth_fs::ContentRequest`] it needs, so the filesystem layer keeps only those bytes.
 //! * [`report`]: the inspect report (image, config, catalog, findings) and its builder; its
 //!   JSON form is the documented `plinth inspect --json` schema.
+//! * [`compare`]: several images side by side, one row per fact, from their reports.
+//! * [`diff`]: what changed from one image to another (packages, config, sizes, files).
 //! * [`sbom`]: SPDX 2.3 and CycloneDX 1.5 JSON documents with purls.
 //! * [`version`]: package version ordering for dpkg, apk and rpm, the base that
 //!   vulnerability matching builds on.
@@ -15,6 +17,8 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod compare;
+pub mod diff;
 pub mod report;
 pub mod sbom;
 pub mod version;

@@ -30,7 +30,7 @@ pub struct Args {
     as_of: Option<String>,
 }
 
-fn parse_date(s: &str) -> Result<String, String> {
+pub(crate) fn parse_date(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
     let ok = b.len() == 10
         && b[4] == b'-'
@@ -55,6 +55,17 @@ pub async fn build_report(
 ) -> CliResult<Report> {
     let opened = crate::cmd::ls::open(g, image, platform).await?;
     let fs = opened.read(&plinth_inspect::request()).await?;
+    Ok(report_of(opened, image, fs, as_of).await?.0)
+}
+
+/// The report of an opened image whose filesystem was read with (at least) the catalogers'
+/// request; the filesystem is handed back for callers that look further.
+pub async fn report_of(
+    opened: Opened,
+    image: &str,
+    fs: plinth_fs::MergedFs,
+    as_of: Option<&str>,
+) -> CliResult<(Report, plinth_fs::MergedFs)> {
     let reference = match &opened.name {
         ImageName::Registry(r) => r.to_string(),
         _ => image.to_string(),
@@ -76,7 +87,8 @@ pub async fn build_report(
             manifest: &raw,
             config: &config,
         };
-        plinth_inspect::build(&input, &fs, &as_of)
+        let report = plinth_inspect::build(&input, &fs, &as_of);
+        (report, fs)
     })
     .await
     .map_err(|e| CliError::invalid(format!("inspect failed: {e}")))
@@ -106,18 +118,7 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> CliResult {
     }
 }
 
-/// Decimal megabytes, as registries and `docker images` print sizes.
-fn size(n: u64) -> String {
-    if n >= 1_000_000_000 {
-        format!("{:.2} GB", n as f64 / 1e9)
-    } else if n >= 1_000_000 {
-        format!("{:.1} MB", n as f64 / 1e6)
-    } else if n >= 1_000 {
-        format!("{:.1} kB", n as f64 / 1e3)
-    } else {
-        format!("{n} B")
-    }
-}
+use crate::table::{bytes as size, one_line};
 
 fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
@@ -127,15 +128,6 @@ fn argv(v: &Option<Vec<String>>) -> String {
     match v {
         None => "-".into(),
         Some(v) => serde_json::to_string(v).unwrap_or_default(),
-    }
-}
-
-fn one_line(s: &str, max: usize) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > max {
-        format!("{}…", s.chars().take(max - 1).collect::<String>())
-    } else {
-        s
     }
 }
 
