@@ -15,21 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 mod common;
-use common::{env, run_ok};
-
-fn plinth(cache: &Path) -> Command {
-    // No mirrors, no credentials: only the test registries, as the environment has them.
-    let conf = cache.join("registries.toml");
-    if !conf.exists() {
-        std::fs::write(&conf, "").unwrap();
-    }
-    let mut c = Command::cargo_bin("plinth").unwrap();
-    c.env("PLINTH_CACHE_DIR", cache)
-        .env("DOCKER_CONFIG", cache.join("docker"))
-        .env("PLINTH_REGISTRIES_CONF", cache.join("registries.toml"))
-        .arg("--quiet");
-    c
-}
+use common::{dpkg_query, env, host, plinth, rootfs, run_ok};
 
 /// The report of `image`, judged on a fixed date so the end-of-life verdicts are stable.
 fn inspect(cache: &Path, image: &str, extra: &[&str]) -> Value {
@@ -39,38 +25,6 @@ fn inspect(cache: &Path, image: &str, extra: &[&str]) -> Value {
             .args(extra),
     );
     serde_json::from_slice(&out).unwrap()
-}
-
-fn host(cmd: &mut Proc) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (is the test environment installed?)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn rootfs(name: &str) -> PathBuf {
-    Path::new(&env("PLINTH_ROOTFS_DIR")).join(name)
-}
-
-/// `dpkg-query` on a rootfs: the ground truth for the package list.
-fn dpkg_query(root: &Path) -> BTreeSet<(String, String, String)> {
-    let out = host(Proc::new("dpkg-query").args([
-        &format!("--admindir={}/var/lib/dpkg", root.display()),
-        "-W",
-        "-f",
-        "${db:Status-Status} ${Package} ${Version} ${Architecture}\n",
-    ]));
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f[0] == "installed").then(|| (f[1].into(), f[2].into(), f[3].into()))
-        })
-        .collect()
 }
 
 fn packages_of(report: &Value) -> BTreeSet<(String, String, String)> {
