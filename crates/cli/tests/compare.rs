@@ -278,8 +278,14 @@ fn diff_packages_agree_with_dpkg_query_on_both_rootfs() {
         match change(field) {
             None => assert_eq!(ca[key], cb[key], "{field}"),
             Some(c) => {
-                assert_eq!(Some(c["old"].clone()).filter(|v| !v.is_null()), shown(&ca[key]));
-                assert_eq!(Some(c["new"].clone()).filter(|v| !v.is_null()), shown(&cb[key]));
+                assert_eq!(
+                    Some(c["old"].clone()).filter(|v| !v.is_null()),
+                    shown(&ca[key])
+                );
+                assert_eq!(
+                    Some(c["new"].clone()).filter(|v| !v.is_null()),
+                    shown(&cb[key])
+                );
             }
         }
     }
@@ -458,4 +464,153 @@ fn diff_and_compare_stream_each_shared_layer_once() {
     for (i, l) in layers.iter().enumerate() {
         assert_eq!(gets(l), 2, "layer {i} ({l}) fetched once per command");
     }
+}
+
+/// Chromium, headless, as root in a sandbox without a session bus or network.
+fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+    let out = Proc::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium (Debian package chromium, installed by scripts/test-env.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The values of `attr="…"` in the order they appear after each occurrence of `anchor`.
+fn attrs_after<'a>(dom: &'a str, anchor: &str, attr: &str) -> Vec<&'a str> {
+    dom.match_indices(anchor)
+        .filter_map(|(i, _)| {
+            let rest = &dom[i..];
+            let end = rest.find('>')?;
+            let tag = &rest[..end];
+            let at = tag.find(&format!("{attr}=\""))? + attr.len() + 2;
+            Some(&tag[at..at + tag[at..].find('"')?])
+        })
+        .collect()
+}
+
+#[test]
+fn the_html_report_renders_in_chromium_with_the_right_numbers() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let html = work.path().join("report.html");
+    let images = [
+        env("PLINTH_IMG_DEBIAN_SLIM"),
+        env("PLINTH_IMG_PYTHON"),
+        env("PLINTH_IMG_BUILDPACK"),
+    ];
+    let cmp = json_of(run_ok(
+        plinth(cache.path())
+            .args(["compare", "--json", "--html"])
+            .arg(&html)
+            .args(&images),
+    ));
+    let page = std::fs::read_to_string(&html).unwrap();
+    // Self-contained: nothing to fetch when it is opened.
+    for needle in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!page.contains(needle), "the report refers to {needle}");
+    }
+    let url = format!("file://{}", html.display());
+    let profile = work.path().join("profile");
+    let dom = String::from_utf8(chromium(&["--dump-dom", &url], &profile).stdout).unwrap();
+    assert!(dom.contains("<table id=\"facts\">"), "{dom}");
+    // The rendered table has the comparison's numbers, per image.
+    for id in ["compressed_size", "packages", "layers"] {
+        let start = dom.find(&format!("data-row=\"{id}\"")).unwrap();
+        let end = start + dom[start..].find("</tr>").unwrap();
+        let cells = attrs_after(&dom[start..end], "<td", "data-value");
+        let want: Vec<String> = row(&cmp, id).iter().map(|v| v.to_string()).collect();
+        assert_eq!(cells, want, "row {id}");
+    }
+    // One bar per image in each chart, one segment per layer, each sized by its layer.
+    assert!(dom.contains("<svg id=\"layers-chart\""));
+    let chart = &dom[dom.find("<svg id=\"layers-chart\"").unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    let totals = attrs_after(chart, "<g class=\"bar\"", "data-bytes");
+    let want: Vec<String> = row(&cmp, "compressed_size")
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(totals, want);
+    let segments = attrs_after(chart, "<rect", "data-layer");
+    assert_eq!(segments, ["0", "0", "1", "0", "1", "2"]);
+    let own = chart.matches("class=\"layer own\"").count();
+    // python's two layers are both in buildpack-deps too: only buildpack-deps' top layer is
+    // its own.
+    assert_eq!(own, 1);
+    for id in ["packages-chart", "package-size-chart"] {
+        assert!(dom.contains(&format!("<svg id=\"{id}\"")), "{id}");
+    }
+    let counts = attrs_after(
+        &dom[dom.find("<svg id=\"packages-chart\"").unwrap()..],
+        "<g class=\"bar\"",
+        "data-bytes",
+    );
+    let want: Vec<String> = row(&cmp, "packages")
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(counts[..3], want[..]);
+    // And it paints: a real PNG screenshot of the page.
+    let png = work.path().join("report.png");
+    chromium(
+        &[&format!("--screenshot={}", png.display()), &url],
+        &profile,
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 20_000,
+        "{}",
+        bytes.len()
+    );
+}
+
+#[test]
+fn the_diff_html_report_lists_the_package_changes() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let html = work.path().join("diff.html");
+    let d = json_of(run_ok(
+        plinth(cache.path())
+            .args(["diff", "--json", "--files=/etc", "--html"])
+            .arg(&html)
+            .args([env("PLINTH_IMG_DEBIAN_SLIM"), env("PLINTH_IMG_BUILDPACK")]),
+    ));
+    let url = format!("file://{}", html.display());
+    let dom =
+        String::from_utf8(chromium(&["--dump-dom", &url], &work.path().join("p")).stdout).unwrap();
+    let added = d["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["change"] == "added")
+        .count();
+    assert_eq!(
+        attrs_after(&dom, "<p id=\"package-counts\"", "data-added"),
+        [added.to_string()]
+    );
+    assert_eq!(
+        dom.matches("<tr data-package=").count(),
+        d["packages"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        attrs_after(&dom, "<p id=\"file-counts\"", "data-changed"),
+        [d["files"]["changed"].to_string()]
+    );
 }
