@@ -23,7 +23,7 @@ set -euo pipefail
 # Everything the scripts and the interop tests use, installed once.
 ensure_packages docker-registry apache2-utils openssl curl python3 ca-certificates iproute2 \
   util-linux rsync mmdebstrap debian-archive-keyring gpg mount libdpkg-perl arch-test \
-  eatmydata umoci skopeo runc oci-image-tool musl rpm buildah gcc libc6-dev
+  eatmydata umoci skopeo runc oci-image-tool musl rpm buildah gcc libc6-dev chromium fonts-dejavu-core patch
 
 "$PLINTH_SCRIPTS_DIR/registry-env.sh" start
 # test-images.sh keeps its image cache under $PLINTH_CACHE_DIR, which is also the name of
