@@ -123,6 +123,14 @@ fn compare_rows_are_the_inspect_facts_of_each_image_from_every_source() {
     };
     assert!(differs("compressed_size") && differs("toolchain"));
     assert!(!differs("libc") && !differs("os"));
+    // Every row is documented.
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/compare-json.md"),
+    )
+    .unwrap();
+    for r in cmp["rows"].as_array().unwrap() {
+        assert!(doc.contains(&format!("| `{}` |", r["id"].as_str().unwrap())), "{}", r["id"]);
+    }
     // Only buildpack-deps has a compiler and git.
     let toolchain = row(&cmp, "toolchain");
     assert_eq!(toolchain[0], Value::Array(vec![]));
