@@ -92,6 +92,14 @@ run plinth ls -l debian:bookworm-slim /etc/apt
 run plinth sbom --format spdx-json debian:bookworm-slim --output "$work/debian.spdx.json"
 run python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d["packages"]), "SPDX packages")' "$work/debian.spdx.json"
 
+step "which base? compare the family side by side, diff two, an HTML report"
+run plinth compare debian:bookworm-slim python:3.11-slim buildpack-deps:bookworm \
+  --html "$work/compare.html"
+run plinth diff python:3.11-slim buildpack-deps:bookworm
+run plinth diff --files=/usr/bin python:3.11-slim buildpack-deps:bookworm
+run plinth diff --file /etc/os-release debian:bookworm-slim python:3.11-slim
+echo "HTML report: $work/compare.html"
+
 step "build without a daemon: scratch, a Dockerfile, the layer cache, rebase"
 printf '#include <stdio.h>\nint main(void){puts("hello from scratch");return 0;}\n' >"$work/hello.c"
 gcc -static -O2 -o "$work/hello" "$work/hello.c"
