@@ -129,7 +129,11 @@ fn compare_rows_are_the_inspect_facts_of_each_image_from_every_source() {
     )
     .unwrap();
     for r in cmp["rows"].as_array().unwrap() {
-        assert!(doc.contains(&format!("| `{}` |", r["id"].as_str().unwrap())), "{}", r["id"]);
+        assert!(
+            doc.contains(&format!("| `{}` |", r["id"].as_str().unwrap())),
+            "{}",
+            r["id"]
+        );
     }
     // Only buildpack-deps has a compiler and git.
     let toolchain = row(&cmp, "toolchain");

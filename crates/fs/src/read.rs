@@ -41,8 +41,11 @@ pub struct ReadOptions {
 /// Use one memo with one request: what is remembered is what that request kept.
 #[derive(Clone, Default)]
 pub struct LayerMemo {
-    layers: Arc<std::sync::Mutex<HashMap<Digest, Arc<tokio::sync::OnceCell<Arc<Walk>>>>>>,
+    layers: Arc<std::sync::Mutex<HashMap<Digest, MemoCell>>>,
 }
+
+/// One layer's result, filled by the first reader.
+type MemoCell = Arc<tokio::sync::OnceCell<Arc<Walk>>>;
 
 impl LayerMemo {
     /// An empty memo.
@@ -63,7 +66,7 @@ impl LayerMemo {
         self.len() == 0
     }
 
-    fn cell(&self, digest: &Digest) -> Arc<tokio::sync::OnceCell<Arc<Walk>>> {
+    fn cell(&self, digest: &Digest) -> MemoCell {
         let mut m = self.layers.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(digest.clone()).or_default().clone()
     }
