@@ -118,7 +118,7 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> CliResult {
     }
 }
 
-use crate::table::{bytes as size, one_line};
+use crate::table::{Align, Style, Table, bytes as size, one_line};
 
 fn or_dash(v: Option<&str>) -> &str {
     v.filter(|s| !s.is_empty()).unwrap_or("-")
@@ -150,19 +150,30 @@ pub fn render(r: &Report, all_packages: bool) -> String {
         i.files
     );
     let _ = writeln!(o, "  layers");
+    let mut t = Table::new(&[
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Left,
+        Align::Left,
+        Align::Left,
+        Align::Left,
+    ]);
     for l in &i.layers {
-        let _ = writeln!(
-            o,
-            "    {:>2}  {:>9} {:>9}  +{:<6} ~{:<5} -{:<5} {}",
-            l.index,
-            size(l.compressed_size),
-            size(l.uncompressed_size),
-            l.added,
-            l.changed,
-            l.removed,
-            one_line(or_dash(l.created_by.as_deref()), 70)
+        t.row(
+            Style::Plain,
+            [
+                l.index.to_string(),
+                size(l.compressed_size),
+                size(l.uncompressed_size),
+                format!("+{}", l.added),
+                format!("~{}", l.changed),
+                format!("-{}", l.removed),
+                one_line(or_dash(l.created_by.as_deref()), 70),
+            ],
         );
     }
+    o.push_str(&t.render(4, false));
     if !i.empty_layer_history.is_empty() {
         let _ = writeln!(o, "  history without a layer");
         for h in &i.empty_layer_history {
